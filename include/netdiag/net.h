@@ -1,0 +1,44 @@
+/*
+ * Listening sockets and address text shared by the HTTP server and the echo
+ * listener: "HOST:PORT" parsing, bind with the options a server wants, and
+ * printing a socket address back as "HOST:PORT".
+ */
+#ifndef NETDIAG_NET_H
+#define NETDIAG_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "netdiag/error.h"
+
+enum { ND_NET_HOST_MAX = 256, ND_NET_ADDRESS_TEXT_MAX = 64 };
+
+struct nd_net_endpoint {
+    char host[ND_NET_HOST_MAX]; /* "*" means every address, IPv6 too where the host has it */
+    uint16_t port;
+};
+
+/* Parses "HOST:PORT", "[IPV6]:PORT" or "*:PORT". Port 0 asks the kernel for
+ * any free port. ND_ERR_INVALID with a message naming what is wrong. */
+enum nd_err nd_net_parse_endpoint(const char *text, struct nd_net_endpoint *out,
+                                  struct nd_error *error);
+
+/* Creates a non-blocking, close-on-exec TCP socket bound to the endpoint and
+ * listening with the given backlog. "*" binds [::] with IPV6_V6ONLY off, so one
+ * socket serves IPv4 and IPv6, and falls back to 0.0.0.0 on hosts without
+ * IPv6. The caller owns *fd_out and closes it. The address actually bound
+ * (with the kernel's port for port 0) is written to bound/bound_length. */
+enum nd_err nd_net_listen_tcp(const struct nd_net_endpoint *endpoint, int backlog, int *fd_out,
+                              struct sockaddr_storage *bound, socklen_t *bound_length,
+                              struct nd_error *error);
+
+/* "127.0.0.1:8080" or "[::1]:8080" into text (at least ND_NET_ADDRESS_TEXT_MAX
+ * bytes). Returns text; "?" for families other than IPv4 and IPv6. */
+const char *nd_net_format_address(const struct sockaddr *address, char *text, size_t size);
+
+/* The numeric address alone, without the port: "127.0.0.1" or "::1". */
+const char *nd_net_format_host(const struct sockaddr *address, char *text, size_t size);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * Strict parsing of the numbers and switches netdiag accepts from outside.
+ * Stricter than strtoul on purpose: no sign, no leading or trailing space,
+ * no octal, no silent wrap-around, so "-1" or "12abc" is an error, not a value.
+ */
+#ifndef NETDIAG_PARSE_H
+#define NETDIAG_PARSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "netdiag/error.h"
+
+/* Decimal digits only. ND_ERR_INVALID for anything else, ND_ERR_RANGE above max. */
+enum nd_err nd_parse_decimal(const char *text, uint64_t max, uint64_t *out);
+
+/* Decimal, or hexadecimal with a 0x/0X prefix. Errors as nd_parse_decimal. */
+enum nd_err nd_parse_number(const char *text, uint64_t max, uint64_t *out);
+
+/* Hexadecimal digits only, no prefix, into up to 64 bits. */
+enum nd_err nd_parse_hex(const char *text, uint64_t max, uint64_t *out);
+
+/* "0"/"1"/"true"/"false"/"yes"/"no"/"on"/"off" (lower case). */
+enum nd_err nd_parse_bool(const char *text, bool *out);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * Recipe 2: a host name to its addresses through the system resolver
+ * (getaddrinfo, so /etc/hosts and nsswitch apply), and an address back to its
+ * name (getnameinfo). Recipe 7: resolver failures come back as data, with
+ * their EAI_* value, never as a crash or a silent empty answer.
+ */
+#ifndef NETDIAG_RESOLVE_H
+#define NETDIAG_RESOLVE_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netdiag/error.h"
+
+enum {
+    ND_RESOLVE_NAME_MAX = 254, /* 253 characters + NUL (RFC 1035 section 2.3.4, RFC 1123) */
+    ND_RESOLVE_ADDRESSES_MAX = 32,
+    ND_RESOLVE_CANONICAL_MAX = 1025, /* NI_MAXHOST */
+};
+
+enum nd_resolve_family { ND_RESOLVE_ANY, ND_RESOLVE_IPV4, ND_RESOLVE_IPV6 };
+
+struct nd_resolve_address {
+    int family; /* AF_INET or AF_INET6 */
+    char text[INET6_ADDRSTRLEN];
+};
+
+struct nd_resolve_result {
+    char canonical_name[ND_RESOLVE_CANONICAL_MAX]; /* from AI_CANONNAME; "" when none */
+    struct nd_resolve_address addresses[ND_RESOLVE_ADDRESSES_MAX];
+    size_t address_count;
+    bool truncated;       /* the name had more addresses than fit */
+    uint64_t duration_us; /* how long getaddrinfo took */
+};
+
+/* Syntax check before anything reaches the resolver. ND_ERR_INVALID, with a
+ * message naming the problem, for an empty name, one over 253 characters (one
+ * trailing dot allowed and not counted), a label over 63 characters, an
+ * empty label ("a..b", ".a"), a character outside [A-Za-z0-9-_.], or a label
+ * starting or ending with '-'. IPv6 literals are accepted as they are. */
+enum nd_err nd_resolve_validate_name(const char *name, struct nd_error *error);
+
+/* getaddrinfo(name) with AI_CANONNAME; addresses deduplicated (getaddrinfo
+ * answers once per socket type) in the resolver's order. ND_ERR_INVALID for
+ * bad syntax, ND_ERR_RESOLVE with the EAI_* value otherwise. duration_us is
+ * set on resolver failures too. Blocking and thread-safe. */
+enum nd_err nd_resolve_host(const char *name, enum nd_resolve_family family,
+                            struct nd_resolve_result *out, struct nd_error *error);
+
+struct nd_resolve_reverse {
+    int family;
+    char address[INET6_ADDRSTRLEN]; /* canonical text of the input */
+    char name[ND_RESOLVE_CANONICAL_MAX];
+    uint64_t duration_us;
+};
+
+/* getnameinfo(address, NI_NAMEREQD): no numeric fallback, so an address
+ * without a name is ND_ERR_RESOLVE with EAI_NONAME. ND_ERR_INVALID when the
+ * text is not an IPv4 or IPv6 literal. Blocking and thread-safe. */
+enum nd_err nd_resolve_reverse(const char *address, struct nd_resolve_reverse *out,
+                               struct nd_error *error);
+
+/* "any", "ipv4" or "ipv6". */
+const char *nd_resolve_family_name(enum nd_resolve_family family);
+
+#endif

@@ -1,0 +1,169 @@
+#include "netdiag/net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "netdiag/parse.h"
+
+enum nd_err nd_net_parse_endpoint(const char *text, struct nd_net_endpoint *out,
+                                  struct nd_error *error)
+{
+    const char *host_start = text;
+    const char *host_end;
+    const char *port_text;
+
+    if (!text || text[0] == '\0')
+        return nd_error_set(error, ND_ERR_INVALID, "empty address (expected HOST:PORT)");
+    if (text[0] == '[') {
+        host_start = text + 1;
+        host_end = strchr(host_start, ']');
+        if (!host_end || host_end[1] != ':')
+            return nd_error_set(error, ND_ERR_INVALID,
+                                "'%s' is not [IPV6]:PORT (missing ']' or ':PORT')", text);
+        port_text = host_end + 2;
+    } else {
+        host_end = strrchr(text, ':');
+        if (!host_end)
+            return nd_error_set(error, ND_ERR_INVALID, "'%s' has no port (expected HOST:PORT)",
+                                text);
+        if (memchr(text, ':', (size_t)(host_end - text)))
+            return nd_error_set(error, ND_ERR_INVALID,
+                                "'%s': write IPv6 addresses in brackets, e.g. [::]:8080", text);
+        port_text = host_end + 1;
+    }
+    size_t host_length = (size_t)(host_end - host_start);
+    if (host_length == 0)
+        return nd_error_set(error, ND_ERR_INVALID, "'%s' has an empty host (use * for any)", text);
+    if (host_length >= sizeof out->host)
+        return nd_error_set(error, ND_ERR_INVALID, "host in '%.40s...' is too long", text);
+
+    uint64_t port;
+    enum nd_err err = nd_parse_decimal(port_text, 65535, &port);
+    if (err != ND_OK)
+        return nd_error_set(error, err, "'%s' is not a port number 0-65535", port_text);
+
+    memcpy(out->host, host_start, host_length);
+    out->host[host_length] = '\0';
+    out->port = (uint16_t)port;
+    return ND_OK;
+}
+
+static enum nd_err listen_on(const struct sockaddr *address, socklen_t length, int backlog,
+                             bool dual_stack, int *fd_out, struct nd_error *error)
+{
+    int fd = socket(address->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return nd_error_set_errno(error, errno, "socket");
+
+    /* A restarted server must be able to bind while old connections sit in
+     * TIME_WAIT (the recipe 10 lesson). */
+    int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0)
+        goto fail;
+    if (address->sa_family == AF_INET6) {
+        int v6only = dual_stack ? 0 : 1;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0)
+            goto fail;
+    }
+    if (bind(fd, address, length) != 0) {
+        int saved = errno;
+        close(fd);
+        return nd_error_set_errno(error, saved, "bind");
+    }
+    if (listen(fd, backlog) != 0)
+        goto fail;
+    *fd_out = fd;
+    return ND_OK;
+
+fail : {
+    int saved = errno;
+    close(fd);
+    return nd_error_set_errno(error, saved, "setsockopt/listen");
+}
+}
+
+enum nd_err nd_net_listen_tcp(const struct nd_net_endpoint *endpoint, int backlog, int *fd_out,
+                              struct sockaddr_storage *bound, socklen_t *bound_length,
+                              struct nd_error *error)
+{
+    enum nd_err err;
+    int fd = -1;
+
+    if (strcmp(endpoint->host, "*") == 0) {
+        struct sockaddr_in6 any6 = {.sin6_family = AF_INET6,
+                                    .sin6_port = htons(endpoint->port),
+                                    .sin6_addr = IN6ADDR_ANY_INIT};
+        err = listen_on((const struct sockaddr *)&any6, sizeof any6, backlog, true, &fd, error);
+        if (err != ND_OK && error && error->os_error == EAFNOSUPPORT) {
+            struct sockaddr_in any4 = {.sin_family = AF_INET,
+                                       .sin_port = htons(endpoint->port),
+                                       .sin_addr.s_addr = htonl(INADDR_ANY)};
+            err =
+                listen_on((const struct sockaddr *)&any4, sizeof any4, backlog, false, &fd, error);
+        }
+    } else {
+        struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                                 .ai_socktype = SOCK_STREAM,
+                                 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+        struct addrinfo *list = NULL;
+        char port_text[8];
+        snprintf(port_text, sizeof port_text, "%u", (unsigned)endpoint->port);
+        int gai = getaddrinfo(endpoint->host, port_text, &hints, &list);
+        if (gai != 0)
+            return nd_error_set_gai(error, gai, errno, "getaddrinfo");
+        err = ND_ERR_NOT_FOUND;
+        nd_error_set(error, err, "'%s' has no address to listen on", endpoint->host);
+        for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+            /* An explicit [::] means IPv6 and, as on Linux by default, IPv4 too. */
+            err = listen_on(ai->ai_addr, ai->ai_addrlen, backlog, true, &fd, error);
+            if (err == ND_OK)
+                break;
+        }
+        freeaddrinfo(list);
+    }
+    if (err != ND_OK)
+        return err;
+
+    *bound_length = sizeof *bound;
+    if (getsockname(fd, (struct sockaddr *)bound, bound_length) != 0) {
+        int saved = errno;
+        close(fd);
+        return nd_error_set_errno(error, saved, "getsockname");
+    }
+    *fd_out = fd;
+    return ND_OK;
+}
+
+const char *nd_net_format_host(const struct sockaddr *address, char *text, size_t size)
+{
+    const void *raw;
+    if (address->sa_family == AF_INET)
+        raw = &((const struct sockaddr_in *)address)->sin_addr;
+    else if (address->sa_family == AF_INET6)
+        raw = &((const struct sockaddr_in6 *)address)->sin6_addr;
+    else
+        raw = NULL;
+    if (!raw || !inet_ntop(address->sa_family, raw, text, (socklen_t)size))
+        snprintf(text, size, "?");
+    return text;
+}
+
+const char *nd_net_format_address(const struct sockaddr *address, char *text, size_t size)
+{
+    char host[INET6_ADDRSTRLEN];
+    nd_net_format_host(address, host, sizeof host);
+    if (address->sa_family == AF_INET)
+        snprintf(text, size, "%s:%u", host,
+                 (unsigned)ntohs(((const struct sockaddr_in *)address)->sin_port));
+    else if (address->sa_family == AF_INET6)
+        snprintf(text, size, "[%s]:%u", host,
+                 (unsigned)ntohs(((const struct sockaddr_in6 *)address)->sin6_port));
+    else
+        snprintf(text, size, "?");
+    return text;
+}

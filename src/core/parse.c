@@ -1,0 +1,73 @@
+#include "netdiag/parse.h"
+
+#include <string.h>
+
+static int hex_digit_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static enum nd_err parse_digits(const char *text, unsigned base, uint64_t max, uint64_t *out)
+{
+    if (!text || text[0] == '\0')
+        return ND_ERR_INVALID;
+    uint64_t value = 0;
+    bool overflow = false;
+    for (const char *p = text; *p; p++) {
+        int digit = hex_digit_value(*p);
+        if (digit < 0 || (unsigned)digit >= base)
+            return ND_ERR_INVALID;
+        /* Keep scanning after an overflow so "99999999999999999999x" is
+         * reported as malformed rather than as out of range. */
+        if (value > (UINT64_MAX - (uint64_t)digit) / base)
+            overflow = true;
+        else
+            value = value * base + (uint64_t)digit;
+    }
+    if (overflow || value > max)
+        return ND_ERR_RANGE;
+    *out = value;
+    return ND_OK;
+}
+
+enum nd_err nd_parse_decimal(const char *text, uint64_t max, uint64_t *out)
+{
+    return parse_digits(text, 10, max, out);
+}
+
+enum nd_err nd_parse_hex(const char *text, uint64_t max, uint64_t *out)
+{
+    return parse_digits(text, 16, max, out);
+}
+
+enum nd_err nd_parse_number(const char *text, uint64_t max, uint64_t *out)
+{
+    if (text && text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))
+        return parse_digits(text + 2, 16, max, out);
+    return parse_digits(text, 10, max, out);
+}
+
+enum nd_err nd_parse_bool(const char *text, bool *out)
+{
+    static const char *const truthy[] = {"1", "true", "yes", "on"};
+    static const char *const falsy[] = {"0", "false", "no", "off"};
+    if (!text)
+        return ND_ERR_INVALID;
+    for (size_t i = 0; i < sizeof truthy / sizeof truthy[0]; i++) {
+        if (strcmp(text, truthy[i]) == 0) {
+            *out = true;
+            return ND_OK;
+        }
+        if (strcmp(text, falsy[i]) == 0) {
+            *out = false;
+            return ND_OK;
+        }
+    }
+    return ND_ERR_INVALID;
+}

@@ -1,0 +1,191 @@
+#include "netdiag/resolve.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+}
+
+static bool name_character(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+enum nd_err nd_resolve_validate_name(const char *name, struct nd_error *error)
+{
+    if (!name || name[0] == '\0')
+        return nd_error_set(error, ND_ERR_INVALID, "host name is empty");
+    struct in6_addr literal;
+    if (strchr(name, ':') && inet_pton(AF_INET6, name, &literal) == 1)
+        return ND_OK;
+
+    size_t length = strlen(name);
+    /* RFC 1035 section 2.3.4: 255 octets on the wire is 253 characters of
+     * text; a trailing dot (the root) is allowed and not counted. */
+    size_t significant = name[length - 1] == '.' ? length - 1 : length;
+    if (significant > 253)
+        return nd_error_set(error, ND_ERR_INVALID,
+                            "host name is %zu characters long; at most 253 are allowed",
+                            significant);
+    if (significant == 0)
+        return nd_error_set(error, ND_ERR_INVALID, "host name '.' has no labels");
+
+    size_t label_start = 0;
+    for (size_t i = 0; i <= significant; i++) {
+        char c = i < significant ? name[i] : '.';
+        if (c != '.') {
+            if (!name_character(c))
+                return nd_error_set(error, ND_ERR_INVALID,
+                                    "character %zu of the host name is not a letter, digit, "
+                                    "'-', '_' or '.'",
+                                    i + 1);
+            continue;
+        }
+        size_t label_length = i - label_start;
+        if (label_length == 0)
+            return nd_error_set(error, ND_ERR_INVALID,
+                                "host name has an empty label at character %zu (as in 'a..b')",
+                                i + 1);
+        /* RFC 1035 section 2.3.4: labels are 63 octets or less. */
+        if (label_length > 63)
+            return nd_error_set(error, ND_ERR_INVALID,
+                                "a label of the host name is %zu characters long; at most 63",
+                                label_length);
+        /* RFC 952 / RFC 1123 section 2.1: no hyphen at either end of a label. */
+        if (name[label_start] == '-' || name[i - 1] == '-')
+            return nd_error_set(error, ND_ERR_INVALID,
+                                "a label of the host name starts or ends with '-'");
+        label_start = i + 1;
+    }
+    return ND_OK;
+}
+
+static int family_hint(enum nd_resolve_family family)
+{
+    switch (family) {
+    case ND_RESOLVE_IPV4:
+        return AF_INET;
+    case ND_RESOLVE_IPV6:
+        return AF_INET6;
+    case ND_RESOLVE_ANY:
+        break;
+    }
+    return AF_UNSPEC;
+}
+
+static bool already_listed(const struct nd_resolve_result *out, const char *text)
+{
+    for (size_t i = 0; i < out->address_count; i++) {
+        if (strcmp(out->addresses[i].text, text) == 0)
+            return true;
+    }
+    return false;
+}
+
+enum nd_err nd_resolve_host(const char *name, enum nd_resolve_family family,
+                            struct nd_resolve_result *out, struct nd_error *error)
+{
+    memset(out, 0, sizeof *out);
+    enum nd_err err = nd_resolve_validate_name(name, error);
+    if (err != ND_OK)
+        return err;
+
+    struct addrinfo hints = {.ai_family = family_hint(family), .ai_flags = AI_CANONNAME};
+    struct addrinfo *list = NULL;
+    uint64_t start = monotonic_us();
+    int gai = getaddrinfo(name, NULL, &hints, &list);
+    int saved_errno = errno;
+    out->duration_us = monotonic_us() - start;
+    if (gai != 0) {
+        char call[ND_RESOLVE_NAME_MAX + 16];
+        snprintf(call, sizeof call, "getaddrinfo(%s)", name);
+        return nd_error_set_gai(error, gai, saved_errno, call);
+    }
+
+    if (list && list->ai_canonname)
+        snprintf(out->canonical_name, sizeof out->canonical_name, "%s", list->ai_canonname);
+    for (const struct addrinfo *entry = list; entry; entry = entry->ai_next) {
+        const void *raw;
+        if (entry->ai_family == AF_INET)
+            raw = &((const struct sockaddr_in *)entry->ai_addr)->sin_addr;
+        else if (entry->ai_family == AF_INET6)
+            raw = &((const struct sockaddr_in6 *)entry->ai_addr)->sin6_addr;
+        else
+            continue;
+        char text[INET6_ADDRSTRLEN];
+        if (!inet_ntop(entry->ai_family, raw, text, sizeof text) || already_listed(out, text))
+            continue;
+        if (out->address_count == ND_RESOLVE_ADDRESSES_MAX) {
+            out->truncated = true;
+            break;
+        }
+        struct nd_resolve_address *address = &out->addresses[out->address_count++];
+        address->family = entry->ai_family;
+        memcpy(address->text, text, sizeof text);
+    }
+    freeaddrinfo(list);
+    nd_error_clear(error);
+    return ND_OK;
+}
+
+enum nd_err nd_resolve_reverse(const char *address, struct nd_resolve_reverse *out,
+                               struct nd_error *error)
+{
+    memset(out, 0, sizeof *out);
+    struct sockaddr_storage storage;
+    memset(&storage, 0, sizeof storage);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&storage;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&storage;
+    socklen_t length;
+    if (address && inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        length = sizeof *v4;
+    } else if (address && inet_pton(AF_INET6, address, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        length = sizeof *v6;
+    } else {
+        return nd_error_set(error, ND_ERR_INVALID, "'%.64s' is not an IPv4 or IPv6 address",
+                            address ? address : "");
+    }
+    out->family = storage.ss_family;
+    inet_ntop(out->family,
+              out->family == AF_INET ? (const void *)&v4->sin_addr : (const void *)&v6->sin6_addr,
+              out->address, sizeof out->address);
+
+    uint64_t start = monotonic_us();
+    int gai = getnameinfo((struct sockaddr *)&storage, length, out->name, sizeof out->name, NULL, 0,
+                          NI_NAMEREQD);
+    int saved_errno = errno;
+    out->duration_us = monotonic_us() - start;
+    if (gai != 0) {
+        out->name[0] = '\0';
+        char call[INET6_ADDRSTRLEN + 16];
+        snprintf(call, sizeof call, "getnameinfo(%s)", out->address);
+        return nd_error_set_gai(error, gai, saved_errno, call);
+    }
+    nd_error_clear(error);
+    return ND_OK;
+}
+
+const char *nd_resolve_family_name(enum nd_resolve_family family)
+{
+    switch (family) {
+    case ND_RESOLVE_IPV4:
+        return "ipv4";
+    case ND_RESOLVE_IPV6:
+        return "ipv6";
+    case ND_RESOLVE_ANY:
+        break;
+    }
+    return "any";
+}

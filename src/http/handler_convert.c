@@ -1,0 +1,131 @@
+/* GET /convert: recipe 3, an IP address as text, packed bytes, hex and integer. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "http/handlers.h"
+#include "http/request.h"
+#include "netdiag/convert.h"
+
+enum { MAX_ADDRESSES = 64 };
+
+static const char *const family_choices[] = {"any", "ipv4", "ipv6", NULL};
+static const int family_values[] = {AF_UNSPEC, AF_INET, AF_INET6};
+
+/* inet_aton's reading of an IPv4-looking text, the recipe's own parser. */
+static cJSON *render_legacy(const struct nd_convert_legacy *legacy)
+{
+    cJSON *object = cJSON_CreateObject();
+    cJSON_AddBoolToObject(object, "accepted", legacy->accepted);
+    if (legacy->accepted)
+        cJSON_AddStringToObject(object, "address", legacy->address);
+    cJSON_AddBoolToObject(object, "differs_from_strict", legacy->differs);
+    if (legacy->reason[0])
+        cJSON_AddStringToObject(object, "explanation", legacy->reason);
+    return object;
+}
+
+static cJSON *render_address(const char *kind, const char *input,
+                             const struct nd_convert_address *address)
+{
+    cJSON *object = cJSON_CreateObject();
+    cJSON_AddStringToObject(object, "input", input);
+    cJSON_AddStringToObject(object, "input_kind", kind);
+    cJSON_AddStringToObject(object, "family", address->family == AF_INET ? "ipv4" : "ipv6");
+    cJSON_AddStringToObject(object, "address", address->text);
+    cJSON_AddStringToObject(object, "packed_hex", address->packed_hex);
+    cJSON_AddNumberToObject(object, "packed_length", (double)address->packed_length);
+    /* A JSON number is exact up to 2^53: fine for IPv4, not for IPv6. */
+    if (address->family == AF_INET)
+        cJSON_AddNumberToObject(object, "integer", address->ipv4_integer);
+    else
+        cJSON_AddStringToObject(object, "integer", address->integer);
+    cJSON_AddStringToObject(object, "reverse_pointer", address->reverse_pointer);
+    cJSON *properties = cJSON_AddArrayToObject(object, "properties");
+    for (int i = 0; i < ND_CONVERT_PROPERTY_COUNT; i++) {
+        if (nd_convert_has_property(address, (enum nd_convert_property)i))
+            cJSON_AddItemToArray(properties, cJSON_CreateString(nd_convert_property_name(
+                                                 (enum nd_convert_property)i)));
+    }
+    return object;
+}
+
+/* Returns false after answering 400 for a text that is not an address. */
+static bool convert_text(struct nd_request *request, const char *text, cJSON *results)
+{
+    struct nd_convert_address address;
+    struct nd_convert_legacy legacy;
+    struct nd_error error;
+    bool ipv4_looking = strchr(text, ':') == NULL;
+    bool has_legacy = ipv4_looking && nd_convert_legacy_ipv4(text, &legacy, NULL) == ND_OK;
+
+    if (nd_convert_text(text, &address, &error) != ND_OK) {
+        cJSON *extensions = NULL;
+        if (has_legacy && legacy.accepted) {
+            size_t used = strlen(error.message);
+            snprintf(error.message + used, sizeof error.message - used,
+                     "; the legacy inet_aton would read it as %s", legacy.address);
+            extensions = cJSON_CreateObject();
+            cJSON_AddItemToObject(extensions, "inet_aton", render_legacy(&legacy));
+        }
+        nd_reply_error(request, &error, "ip", extensions);
+        return false;
+    }
+    cJSON *object = render_address("ip", text, &address);
+    if (has_legacy)
+        cJSON_AddItemToObject(object, "inet_aton", render_legacy(&legacy));
+    cJSON_AddItemToArray(results, object);
+    return true;
+}
+
+void nd_handle_convert(struct nd_request *request)
+{
+    const char *ips[MAX_ADDRESSES], *hexes[MAX_ADDRESSES], *integers[MAX_ADDRESSES];
+    size_t ip_count, hex_count, integer_count;
+    size_t family_index = 0;
+    if (!nd_param_list(request, "ip", ips, MAX_ADDRESSES, &ip_count) ||
+        !nd_param_list(request, "hex", hexes, MAX_ADDRESSES, &hex_count) ||
+        !nd_param_list(request, "int", integers, MAX_ADDRESSES, &integer_count) ||
+        !nd_param_choice(request, "family", family_choices, &family_index, NULL))
+        return;
+    if (ip_count + hex_count + integer_count == 0) {
+        nd_reply_problem_format(request, 400, "missing_parameter", "ip",
+                                "give at least one of ip (e.g. 127.0.0.1), hex (e.g. 7f000001) "
+                                "or int (e.g. 2130706433)");
+        return;
+    }
+    if (ip_count + hex_count + integer_count > MAX_ADDRESSES) {
+        nd_reply_problem_format(request, 400, "too_many_values", ip_count ? "ip" : "hex",
+                                "at most %d addresses per request", MAX_ADDRESSES);
+        return;
+    }
+
+    int family = family_values[family_index];
+    cJSON *body = cJSON_CreateObject();
+    cJSON *results = cJSON_AddArrayToObject(body, "results");
+    for (size_t i = 0; i < ip_count; i++) {
+        if (!convert_text(request, ips[i], results)) {
+            cJSON_Delete(body);
+            return;
+        }
+    }
+    struct nd_convert_address address;
+    struct nd_error error;
+    for (size_t i = 0; i < hex_count; i++) {
+        if (nd_convert_hex(hexes[i], family, &address, &error) != ND_OK) {
+            cJSON_Delete(body);
+            nd_reply_error(request, &error, "hex", NULL);
+            return;
+        }
+        cJSON_AddItemToArray(results, render_address("hex", hexes[i], &address));
+    }
+    for (size_t i = 0; i < integer_count; i++) {
+        if (nd_convert_integer(integers[i], family, &address, &error) != ND_OK) {
+            cJSON_Delete(body);
+            nd_reply_error(request, &error, "int", NULL);
+            return;
+        }
+        cJSON_AddItemToArray(results, render_address("int", integers[i], &address));
+    }
+    nd_reply_json(request, 200, body);
+}

@@ -1,0 +1,164 @@
+/* GET /hostinfo: recipe 1, the host name, its addresses and the interfaces. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http/deferred.h"
+#include "http/handlers.h"
+#include "http/server.h"
+#include "http/request.h"
+#include "netdiag/hostinfo.h"
+
+static const char *family_name(int family)
+{
+    return family == AF_INET ? "ipv4" : family == AF_INET6 ? "ipv6" : "other";
+}
+
+static void render_names(cJSON *body, const struct nd_hostinfo_names *names)
+{
+    cJSON_AddStringToObject(body, "host_name", names->host_name);
+    cJSON *resolution = cJSON_AddObjectToObject(body, "resolution");
+    if (names->resolve.code != ND_OK) {
+        /* The rest of the answer stands; this part is reported as an error. */
+        cJSON_AddBoolToObject(resolution, "ok", false);
+        cJSON_AddStringToObject(resolution, "code",
+                                names->resolve.gai_error ? nd_gai_name(names->resolve.gai_error)
+                                                         : nd_err_name(names->resolve.code));
+        cJSON_AddStringToObject(resolution, "message", names->resolve.message);
+        return;
+    }
+    cJSON_AddBoolToObject(resolution, "ok", true);
+    cJSON_AddStringToObject(resolution, "fqdn", names->canonical_name);
+    if (names->ipv4_address[0])
+        cJSON_AddStringToObject(resolution, "ip_address", names->ipv4_address);
+    else
+        cJSON_AddNullToObject(resolution, "ip_address");
+    cJSON *addresses = cJSON_AddArrayToObject(resolution, "addresses");
+    for (size_t i = 0; i < names->address_count; i++) {
+        cJSON *address = cJSON_CreateObject();
+        cJSON_AddStringToObject(address, "family", family_name(names->addresses[i].family));
+        cJSON_AddStringToObject(address, "address", names->addresses[i].text);
+        cJSON_AddItemToArray(addresses, address);
+    }
+    cJSON_AddBoolToObject(resolution, "truncated", names->addresses_truncated);
+}
+
+static cJSON *render_interface(const struct nd_hostinfo_interface *interface)
+{
+    cJSON *object = cJSON_CreateObject();
+    cJSON_AddStringToObject(object, "name", interface->name);
+    cJSON_AddNumberToObject(object, "index", interface->index);
+    const char *flag_names[ND_HOSTINFO_FLAG_NAMES_MAX];
+    size_t flag_count =
+        nd_hostinfo_flag_names(interface->flags, flag_names, ND_HOSTINFO_FLAG_NAMES_MAX);
+    cJSON *flags = cJSON_AddArrayToObject(object, "flags");
+    for (size_t i = 0; i < flag_count; i++)
+        cJSON_AddItemToArray(flags, cJSON_CreateString(flag_names[i]));
+    if (interface->mtu >= 0)
+        cJSON_AddNumberToObject(object, "mtu", interface->mtu);
+    else
+        cJSON_AddNullToObject(object, "mtu");
+    if (interface->hardware_address[0])
+        cJSON_AddStringToObject(object, "mac", interface->hardware_address);
+    else
+        cJSON_AddNullToObject(object, "mac");
+    cJSON *addresses = cJSON_AddArrayToObject(object, "addresses");
+    for (size_t i = 0; i < interface->address_count; i++) {
+        const struct nd_hostinfo_interface_address *entry = &interface->addresses[i];
+        cJSON *address = cJSON_CreateObject();
+        cJSON_AddStringToObject(address, "family", family_name(entry->address.family));
+        cJSON_AddStringToObject(address, "address", entry->address.text);
+        if (entry->prefix_length >= 0)
+            cJSON_AddNumberToObject(address, "prefix_length", entry->prefix_length);
+        else
+            cJSON_AddNullToObject(address, "prefix_length");
+        if (entry->broadcast[0])
+            cJSON_AddStringToObject(address, "broadcast", entry->broadcast);
+        if (entry->peer[0])
+            cJSON_AddStringToObject(address, "peer", entry->peer);
+        cJSON_AddItemToArray(addresses, address);
+    }
+    return object;
+}
+
+/* The host name's lookup can wait on DNS; it runs on the slow-work pool and
+ * gives up after this long, leaving the rest of the answer intact. */
+enum { NAMES_TIMEOUT_MS = 2000 };
+
+struct hostinfo_state {
+    struct nd_hostinfo_names names;
+    struct nd_error error; /* gethostname's failure, if any */
+};
+
+static int hostinfo_work(void *context)
+{
+    struct hostinfo_state *state = context;
+    nd_hostinfo_names(&state->names, &state->error);
+    return -1;
+}
+
+static void hostinfo_release(void *context)
+{
+    free(context);
+}
+
+static void hostinfo_render(struct nd_request *request, void *context, bool expired)
+{
+    struct hostinfo_state *state = context;
+    struct nd_error error;
+    if (!expired && state->error.code != ND_OK) {
+        nd_reply_error(request, &state->error, NULL, NULL);
+        return;
+    }
+    /* About 160 KiB: too big for a polling thread's stack. */
+    struct nd_hostinfo_interfaces *interfaces = malloc(sizeof *interfaces);
+    if (!interfaces) {
+        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    if (nd_hostinfo_interfaces(interfaces, &error) != ND_OK) {
+        free(interfaces);
+        nd_reply_error(request, &error, NULL, NULL);
+        return;
+    }
+
+    cJSON *body = cJSON_CreateObject();
+    if (expired) {
+        char host_name[ND_HOSTINFO_HOST_NAME_MAX] = "";
+        if (gethostname(host_name, sizeof host_name) != 0)
+            host_name[0] = '\0';
+        struct nd_hostinfo_names names = {0};
+        snprintf(names.host_name, sizeof names.host_name, "%s", host_name);
+        nd_error_set(&names.resolve, ND_ERR_TIMEOUT, "resolving '%s' took over %d ms", host_name,
+                     NAMES_TIMEOUT_MS);
+        render_names(body, &names);
+    } else {
+        render_names(body, &state->names);
+    }
+    cJSON_AddNumberToObject(body, "interface_count", (double)interfaces->count);
+    cJSON *list = cJSON_AddArrayToObject(body, "interfaces");
+    for (size_t i = 0; i < interfaces->count; i++)
+        cJSON_AddItemToArray(list, render_interface(&interfaces->interfaces[i]));
+    cJSON_AddBoolToObject(body, "truncated", interfaces->truncated);
+    free(interfaces);
+    nd_reply_json(request, 200, body);
+}
+
+static const struct nd_deferred_ops hostinfo_ops = {
+    .work = hostinfo_work,
+    .readable = NULL,
+    .render = hostinfo_render,
+    .release = hostinfo_release,
+};
+
+void nd_handle_hostinfo(struct nd_request *request)
+{
+    struct hostinfo_state *state = calloc(1, sizeof *state);
+    if (!state) {
+        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    nd_deferred_submit(nd_http_deferred(request->server), request, &hostinfo_ops, state,
+                       NAMES_TIMEOUT_MS);
+}

@@ -1,0 +1,94 @@
+/* /, /healthz and /readyz: what the service is and whether it can take traffic. */
+#include <stdlib.h>
+#include <time.h>
+
+#include "http/deferred.h"
+#include "http/handlers.h"
+#include "http/metrics.h"
+#include "http/request.h"
+#include "http/routes.h"
+#include "http/server.h"
+#include "netdiag/version.h"
+
+void nd_handle_index(struct nd_request *request)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "service", "netdiag");
+    cJSON_AddStringToObject(body, "version", NETDIAG_VERSION);
+    cJSON_AddStringToObject(body, "description",
+                            "Socket API recipes as JSON endpoints: byte order, address "
+                            "conversion, services, host and interfaces");
+    cJSON *endpoints = cJSON_AddArrayToObject(body, "endpoints");
+    for (size_t i = 0; i < nd_routes_count; i++) {
+        cJSON *endpoint = cJSON_CreateObject();
+        cJSON_AddStringToObject(endpoint, "method", nd_routes[i].method);
+        cJSON_AddStringToObject(endpoint, "path", nd_routes[i].path);
+        cJSON_AddStringToObject(endpoint, "summary", nd_routes[i].summary);
+        cJSON_AddItemToArray(endpoints, endpoint);
+    }
+    nd_reply_json(request, 200, body);
+}
+
+void nd_handle_healthz(struct nd_request *request)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "status", "ok");
+    cJSON_AddStringToObject(body, "version", NETDIAG_VERSION);
+    nd_reply_json(request, 200, body);
+}
+
+void nd_handle_readyz(struct nd_request *request)
+{
+    char reason[128] = "";
+    bool ready = nd_http_ready(request->server, reason, sizeof reason);
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "status", ready ? "ready" : "not_ready");
+    if (!ready)
+        cJSON_AddStringToObject(body, "reason", reason);
+    nd_reply_json(request, ready ? 200 : 503, body);
+}
+
+static void render_server_metrics(struct nd_metrics_text *text, struct nd_http_server *server)
+{
+    nd_metrics_family(text, "netdiag_http_requests_in_flight", "gauge",
+                      "Requests received and not yet completely answered.");
+    nd_metrics_append(text, "netdiag_http_requests_in_flight %u\n", nd_http_in_flight(server));
+
+    struct nd_deferred_stats slow;
+    nd_deferred_get_stats(nd_http_deferred(server), &slow);
+    nd_metrics_family(text, "netdiag_slow_requests_waiting", "gauge",
+                      "DNS and SNTP requests in progress (suspended, off the HTTP threads).");
+    nd_metrics_append(text, "netdiag_slow_requests_waiting %llu\n",
+                      (unsigned long long)slow.waiting);
+    nd_metrics_family(text, "netdiag_slow_queue_depth", "gauge",
+                      "Slow requests waiting for a worker thread.");
+    nd_metrics_append(text, "netdiag_slow_queue_depth %llu\n", (unsigned long long)slow.queued);
+    nd_metrics_family(text, "netdiag_slow_requests_rejected_total", "counter",
+                      "Slow requests refused with 503 because the bound was reached.");
+    nd_metrics_append(text, "netdiag_slow_requests_rejected_total %llu\n",
+                      (unsigned long long)slow.rejected);
+    nd_metrics_family(text, "netdiag_slow_requests_expired_total", "counter",
+                      "Slow requests answered by their deadline (504).");
+    nd_metrics_append(text, "netdiag_slow_requests_expired_total %llu\n",
+                      (unsigned long long)slow.expired);
+    nd_metrics_family(text, "netdiag_slow_requests_completed_total", "counter",
+                      "Slow requests whose work finished before the deadline.");
+    nd_metrics_append(text, "netdiag_slow_requests_completed_total %llu\n",
+                      (unsigned long long)slow.completed);
+}
+
+void nd_handle_metrics(struct nd_request *request)
+{
+    struct nd_metrics_text text = {0};
+    nd_metrics_render(&text);
+    render_server_metrics(&text, request->server);
+    const struct nd_http_config *config = nd_http_get_config(request->server);
+    if (config->extra_metrics)
+        config->extra_metrics(config->extra_metrics_context, &text);
+    if (text.failed) {
+        free(text.data);
+        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    nd_reply_text(request, 200, "text/plain; version=0.0.4; charset=utf-8", text.data, text.length);
+}

@@ -1,0 +1,156 @@
+/* GET /service: recipe 4, port and protocol to service name, and back. */
+#include <string.h>
+
+#include "http/handlers.h"
+#include "http/request.h"
+#include "netdiag/parse.h"
+#include "netdiag/service.h"
+
+enum { MAX_LOOKUPS = 64 };
+
+static const char *const protocol_choices[] = {"tcp", "udp", NULL};
+
+static cJSON *render_service(const struct nd_service *service)
+{
+    cJSON *object = cJSON_CreateObject();
+    cJSON_AddBoolToObject(object, "found", true);
+    cJSON_AddNumberToObject(object, "port", service->port);
+    cJSON_AddStringToObject(object, "protocol", service->protocol);
+    cJSON_AddStringToObject(object, "name", service->name);
+    cJSON *aliases = cJSON_AddArrayToObject(object, "aliases");
+    for (size_t i = 0; i < service->alias_count; i++)
+        cJSON_AddItemToArray(aliases, cJSON_CreateString(service->aliases[i]));
+    cJSON_AddStringToObject(object, "source", nd_service_source_name(service->source));
+    return object;
+}
+
+static cJSON *render_miss(const char *key, const char *value, uint16_t port,
+                          const struct nd_error *error)
+{
+    cJSON *object = cJSON_CreateObject();
+    cJSON_AddBoolToObject(object, "found", false);
+    if (value)
+        cJSON_AddStringToObject(object, key, value);
+    else
+        cJSON_AddNumberToObject(object, key, port);
+    cJSON_AddStringToObject(object, "error", error->message);
+    return object;
+}
+
+/* Splits the port parameters ("80", "80,443") into numbers; false after a 400. */
+static bool collect_ports(struct nd_request *request, uint16_t *ports, size_t *count)
+{
+    const char *values[MAX_LOOKUPS];
+    size_t value_count;
+    if (!nd_param_list(request, "port", values, MAX_LOOKUPS, &value_count))
+        return false;
+    *count = 0;
+    for (size_t i = 0; i < value_count; i++) {
+        const char *cursor = values[i];
+        for (;;) {
+            char item[16];
+            size_t length = strcspn(cursor, ",");
+            uint64_t port = 0;
+            enum nd_err err = ND_ERR_INVALID;
+            if (length < sizeof item) {
+                memcpy(item, cursor, length);
+                item[length] = '\0';
+                err = nd_parse_decimal(item, 65535, &port);
+            }
+            if (err != ND_OK) {
+                nd_reply_problem_format(request, 400,
+                                        err == ND_ERR_RANGE ? "out_of_range" : "invalid_argument",
+                                        "port", "port '%.*s' is not a number from 0 to 65535",
+                                        (int)(length < 32 ? length : 32), cursor);
+                return false;
+            }
+            if (*count == MAX_LOOKUPS) {
+                nd_reply_problem_format(request, 400, "too_many_values", "port",
+                                        "at most %d ports per request", MAX_LOOKUPS);
+                return false;
+            }
+            ports[(*count)++] = (uint16_t)port;
+            if (cursor[length] == '\0')
+                break;
+            cursor += length + 1;
+        }
+    }
+    return true;
+}
+
+void nd_handle_service(struct nd_request *request)
+{
+    uint16_t ports[MAX_LOOKUPS];
+    const char *names[MAX_LOOKUPS];
+    size_t port_count, name_count, protocol_index = 0;
+    if (!collect_ports(request, ports, &port_count) ||
+        !nd_param_list(request, "name", names, MAX_LOOKUPS, &name_count) ||
+        !nd_param_choice(request, "protocol", protocol_choices, &protocol_index, NULL))
+        return;
+    if (port_count + name_count == 0) {
+        nd_reply_problem_format(request, 400, "missing_parameter", "port",
+                                "give port (e.g. 80, or 80,443) or name (e.g. http)");
+        return;
+    }
+    if (port_count + name_count > MAX_LOOKUPS) {
+        nd_reply_problem_format(request, 400, "too_many_values", "name",
+                                "at most %d lookups per request", MAX_LOOKUPS);
+        return;
+    }
+
+    const char *protocol = protocol_choices[protocol_index];
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "protocol", protocol);
+    cJSON *results = cJSON_AddArrayToObject(body, "results");
+    size_t found = 0;
+    struct nd_error first_miss;
+    const char *first_miss_param = NULL;
+    struct nd_service service;
+    struct nd_error error;
+
+    for (size_t i = 0; i < port_count; i++) {
+        enum nd_err err = nd_service_by_port(ports[i], protocol, &service, &error);
+        if (err == ND_OK) {
+            found++;
+            cJSON_AddItemToArray(results, render_service(&service));
+            continue;
+        }
+        if (err != ND_ERR_NOT_FOUND) {
+            cJSON_Delete(body);
+            nd_reply_error(request, &error, "port", NULL);
+            return;
+        }
+        if (!first_miss_param) {
+            first_miss = error;
+            first_miss_param = "port";
+        }
+        cJSON_AddItemToArray(results, render_miss("port", NULL, ports[i], &error));
+    }
+    for (size_t i = 0; i < name_count; i++) {
+        enum nd_err err = nd_service_by_name(names[i], protocol, &service, &error);
+        if (err == ND_OK) {
+            found++;
+            cJSON_AddItemToArray(results, render_service(&service));
+            continue;
+        }
+        if (err != ND_ERR_NOT_FOUND) {
+            cJSON_Delete(body);
+            nd_reply_error(request, &error, "name", NULL);
+            return;
+        }
+        if (!first_miss_param) {
+            first_miss = error;
+            first_miss_param = "name";
+        }
+        cJSON_AddItemToArray(results, render_miss("name", names[i], 0, &error));
+    }
+
+    /* Partly found is still an answer, as the recipe's loop prints a line
+     * per port; nothing found is a 404 naming what was asked. */
+    if (found == 0) {
+        cJSON_Delete(body);
+        nd_reply_error(request, &first_miss, first_miss_param, NULL);
+        return;
+    }
+    nd_reply_json(request, 200, body);
+}

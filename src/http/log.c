@@ -1,0 +1,181 @@
+#include "http/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { LOG_LINE_MAX = 4096 };
+
+static enum nd_log_format log_format = ND_LOG_TEXT;
+
+void nd_log_init(enum nd_log_format format)
+{
+    log_format = format;
+    if (!isatty(STDOUT_FILENO))
+        setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+}
+
+struct line {
+    char text[LOG_LINE_MAX];
+    size_t length;
+    bool truncated;
+};
+
+static void append(struct line *line, const char *text, size_t length)
+{
+    /* Two bytes are always kept for the closing brace and the newline. */
+    size_t room = sizeof line->text - 2 - line->length;
+    if (length > room) {
+        length = room;
+        line->truncated = true;
+    }
+    memcpy(line->text + line->length, text, length);
+    line->length += length;
+}
+
+static void append_text(struct line *line, const char *text)
+{
+    append(line, text, strlen(text));
+}
+
+/* JSON string content: quotes, backslashes and control bytes escaped.
+ * Logfmt values are quoted the same way when they hold spaces or quotes,
+ * which keeps both formats safe against log injection via a request target. */
+static void append_escaped(struct line *line, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        /* Leave room for the fields that follow, so a huge target cannot
+         * cut a line mid-escape and leave invalid JSON. */
+        if (line->length > sizeof line->text - 512) {
+            append_text(line, "...");
+            break;
+        }
+        char escaped[8];
+        if (*p == '"' || *p == '\\') {
+            escaped[0] = '\\';
+            escaped[1] = (char)*p;
+            append(line, escaped, 2);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            int n = snprintf(escaped, sizeof escaped, "\\u%04x", *p);
+            append(line, escaped, (size_t)n);
+        } else {
+            append(line, (const char *)p, 1);
+        }
+    }
+}
+
+static bool needs_quotes(const char *text)
+{
+    if (text[0] == '\0')
+        return true;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+static void append_field(struct line *line, const char *key, const char *value, bool first)
+{
+    if (log_format == ND_LOG_JSON) {
+        append_text(line, first ? "{\"" : ",\"");
+        append_text(line, key);
+        append_text(line, "\":\"");
+        append_escaped(line, value);
+        append_text(line, "\"");
+        return;
+    }
+    if (!first)
+        append_text(line, " ");
+    append_text(line, key);
+    append_text(line, "=");
+    if (needs_quotes(value)) {
+        append_text(line, "\"");
+        append_escaped(line, value);
+        append_text(line, "\"");
+    } else {
+        append_text(line, value);
+    }
+}
+
+static void append_number(struct line *line, const char *key, uint64_t value)
+{
+    char number[24];
+    int n = snprintf(number, sizeof number, "%llu", (unsigned long long)value);
+    if (log_format == ND_LOG_JSON) {
+        append_text(line, ",\"");
+        append_text(line, key);
+        append_text(line, "\":");
+    } else {
+        append_text(line, " ");
+        append_text(line, key);
+        append_text(line, "=");
+    }
+    append(line, number, (size_t)n);
+}
+
+static void start_line(struct line *line, const char *level, const char *event)
+{
+    struct timespec now;
+    struct tm utc;
+    char stamp[40];
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &utc);
+    size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+    snprintf(stamp + n, sizeof stamp - n, ".%03ldZ", now.tv_nsec / 1000000);
+
+    line->length = 0;
+    line->truncated = false;
+    append_field(line, "ts", stamp, true);
+    append_field(line, "level", level, false);
+    append_field(line, "event", event, false);
+}
+
+static void finish_line(struct line *line)
+{
+    if (log_format == ND_LOG_JSON)
+        line->text[line->length++] = '}';
+    line->text[line->length++] = '\n';
+    /* One fwrite per line: stdio's lock keeps lines from different threads whole. */
+    fwrite(line->text, 1, line->length, stdout);
+}
+
+void nd_log_event(const char *level, const char *event, ...)
+{
+    struct line line;
+    start_line(&line, level, event);
+    va_list args;
+    va_start(args, event);
+    for (;;) {
+        const char *key = va_arg(args, const char *);
+        if (!key)
+            break;
+        const char *value = va_arg(args, const char *);
+        append_field(&line, key, value ? value : "", false);
+    }
+    va_end(args);
+    finish_line(&line);
+    /* Events are rare and matter (start, stop, errors): do not let them sit in a buffer. */
+    fflush(stdout);
+}
+
+void nd_log_access(const struct nd_access_entry *entry)
+{
+    struct line line;
+    start_line(&line, "info", "access");
+    append_field(&line, "method", entry->method, false);
+    append_field(&line, "target", entry->target, false);
+    append_number(&line, "status", entry->status);
+    append_number(&line, "bytes", entry->bytes);
+    append_number(&line, "duration_us", entry->duration_us);
+    append_field(&line, "client", entry->client, false);
+    append_field(&line, "request_id", entry->request_id, false);
+    finish_line(&line);
+}
+
+void nd_log_flush(void)
+{
+    fflush(stdout);
+}

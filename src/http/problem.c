@@ -1,0 +1,202 @@
+#include "http/problem.h"
+
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+struct error_mapping {
+    unsigned status;
+    const char *code;
+};
+
+static const struct error_mapping error_mappings[ND_ERR__COUNT] = {
+    [ND_OK] = {200, "ok"},
+    [ND_ERR_INVALID] = {400, "invalid_argument"},
+    [ND_ERR_RANGE] = {400, "out_of_range"},
+    [ND_ERR_NOT_FOUND] = {404, "not_found"},
+    [ND_ERR_SYSTEM] = {500, "system_error"},
+    [ND_ERR_RESOLVE] = {502, "resolver_error"},
+    [ND_ERR_TIMEOUT] = {504, "timeout"},
+    [ND_ERR_PROTOCOL] = {502, "bad_upstream_reply"},
+    [ND_ERR_NO_MEMORY] = {503, "out_of_memory"},
+    [ND_ERR_BUSY] = {503, "busy"},
+    [ND_ERR_FORBIDDEN] = {403, "forbidden"},
+};
+
+/* A name that does not exist is the client's answer, not a failure of ours;
+ * a resolver that cannot be reached right now is a temporary failure. */
+static unsigned resolver_status(int gai_error)
+{
+    switch (gai_error) {
+    case EAI_NONAME:
+    case EAI_NODATA:
+    case EAI_ADDRFAMILY:
+        return 404;
+    case EAI_AGAIN:
+        return 503;
+    case EAI_FAMILY:
+    case EAI_SERVICE:
+    case EAI_BADFLAGS:
+        return 400;
+    default:
+        return 502;
+    }
+}
+
+void nd_problem_from_error(const struct nd_error *error, const char *param, struct nd_problem *out)
+{
+    enum nd_err code = error->code;
+    if ((unsigned)code >= ND_ERR__COUNT)
+        code = ND_ERR_SYSTEM;
+    out->status = error_mappings[code].status;
+    out->code = error_mappings[code].code;
+    out->param = param;
+    out->retry_after_s = 0;
+    out->extensions = NULL;
+    if (code == ND_ERR_RESOLVE && error->gai_error != 0) {
+        out->status = resolver_status(error->gai_error);
+        out->code = nd_gai_name(error->gai_error);
+    }
+    if (out->status == 503)
+        out->retry_after_s = 1;
+    snprintf(out->detail, sizeof out->detail, "%s",
+             error->message[0] ? error->message : nd_strerror(code));
+}
+
+const char *nd_problem_title(unsigned status)
+{
+    switch (status) {
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Error";
+    }
+}
+
+/* Length of the valid UTF-8 sequence at text, or 0 when it is not one
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_sequence_length(const unsigned char *text)
+{
+    unsigned char lead = text[0];
+    size_t length;
+    unsigned long code_point;
+    if (lead < 0x80)
+        return 1;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        length = 2;
+        code_point = lead & 0x1F;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        code_point = lead & 0x0F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        code_point = lead & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < length; i++) {
+        if ((text[i] & 0xC0) != 0x80)
+            return 0;
+        code_point = (code_point << 6) | (text[i] & 0x3F);
+    }
+    if ((length == 3 && (code_point < 0x800 || (code_point >= 0xD800 && code_point <= 0xDFFF))) ||
+        (length == 4 && (code_point < 0x10000 || code_point > 0x10FFFF)))
+        return 0;
+    return length;
+}
+
+/* Client input is echoed in problem details; JSON must stay valid UTF-8 and
+ * a terminal reading the log must not receive control bytes, so anything
+ * else becomes '?'. */
+static void sanitize_text(const char *text, char *out, size_t size)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    size_t used = 0;
+    while (*p && used + 5 < size) {
+        size_t length = utf8_sequence_length(p);
+        if (length == 0 || (length == 1 && (*p < 0x20 || *p == 0x7F))) {
+            out[used++] = '?';
+            p++;
+            continue;
+        }
+        memcpy(out + used, p, length);
+        used += length;
+        p += length;
+    }
+    out[used] = '\0';
+}
+
+cJSON *nd_problem_render(struct nd_problem *problem, const char *instance)
+{
+    char detail[ND_PROBLEM_DETAIL_MAX];
+    char param[128];
+    char clean_instance[256];
+    sanitize_text(problem->detail, detail, sizeof detail);
+    if (problem->param)
+        sanitize_text(problem->param, param, sizeof param);
+    if (instance)
+        sanitize_text(instance, clean_instance, sizeof clean_instance);
+
+    char type[128];
+    /* RFC 9457 section 3.1.1 allows a type URI that does not resolve; a tag
+     * URI names the problem kind without promising a web page. */
+    snprintf(type, sizeof type, "tag:netdiag,2026:problem:%s", problem->code);
+
+    cJSON *extensions = problem->extensions;
+    problem->extensions = NULL;
+    cJSON *body = cJSON_CreateObject();
+    if (!body) {
+        cJSON_Delete(extensions);
+        return NULL;
+    }
+    bool ok = cJSON_AddStringToObject(body, "type", type) &&
+              cJSON_AddStringToObject(body, "title", nd_problem_title(problem->status)) &&
+              cJSON_AddNumberToObject(body, "status", problem->status) &&
+              cJSON_AddStringToObject(body, "detail", detail) &&
+              cJSON_AddStringToObject(body, "code", problem->code);
+    if (ok && problem->param)
+        ok = cJSON_AddStringToObject(body, "param", param) != NULL;
+    if (ok && instance)
+        ok = cJSON_AddStringToObject(body, "instance", clean_instance) != NULL;
+    while (ok && extensions && extensions->child) {
+        cJSON *member = cJSON_DetachItemViaPointer(extensions, extensions->child);
+        /* The standard members win over an extension of the same name. */
+        if (cJSON_GetObjectItemCaseSensitive(body, member->string))
+            cJSON_Delete(member);
+        else
+            cJSON_AddItemToObject(body, member->string, member);
+    }
+    cJSON_Delete(extensions);
+    if (!ok) {
+        cJSON_Delete(body);
+        return NULL;
+    }
+    return body;
+}

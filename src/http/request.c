@@ -1,0 +1,252 @@
+#include "http/request.h"
+
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/server.h"
+#include "netdiag/parse.h"
+
+static size_t count_param(const struct nd_request *request, const char *name, const char **first)
+{
+    size_t count = 0;
+    *first = NULL;
+    for (size_t i = 0; i < request->query.count; i++) {
+        if (strcmp(request->query.params[i].name, name) == 0) {
+            if (count == 0)
+                *first = request->query.params[i].value;
+            count++;
+        }
+    }
+    return count;
+}
+
+bool nd_param_string(struct nd_request *request, const char *name, const char **value)
+{
+    size_t count = count_param(request, name, value);
+    if (count > 1) {
+        nd_reply_problem_format(request, 400, "duplicate_parameter", name,
+                                "parameter '%s' may be given once, not %zu times", name, count);
+        return false;
+    }
+    return true;
+}
+
+bool nd_param_list(struct nd_request *request, const char *name, const char **values, size_t max,
+                   size_t *count)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < request->query.count; i++) {
+        if (strcmp(request->query.params[i].name, name) != 0)
+            continue;
+        if (n == max) {
+            nd_reply_problem_format(request, 400, "too_many_values", name,
+                                    "parameter '%s' may be given at most %zu times", name, max);
+            return false;
+        }
+        values[n++] = request->query.params[i].value;
+    }
+    *count = n;
+    return true;
+}
+
+bool nd_param_number(struct nd_request *request, const char *name, uint64_t min, uint64_t max,
+                     bool allow_hex, uint64_t *value, bool *present)
+{
+    const char *text;
+    if (present)
+        *present = false;
+    if (!nd_param_string(request, name, &text))
+        return false;
+    if (!text)
+        return true;
+    uint64_t parsed;
+    enum nd_err err =
+        allow_hex ? nd_parse_number(text, max, &parsed) : nd_parse_decimal(text, max, &parsed);
+    if (err == ND_OK && parsed < min)
+        err = ND_ERR_RANGE;
+    if (err == ND_ERR_INVALID) {
+        nd_reply_problem_format(request, 400, "invalid_argument", name,
+                                "parameter '%s' must be a non-negative %s integer, not '%.64s'",
+                                name, allow_hex ? "decimal or 0x-hex" : "decimal", text);
+        return false;
+    }
+    if (err != ND_OK) {
+        nd_reply_problem_format(request, 400, "out_of_range", name,
+                                "parameter '%s' must be between %llu and %llu, not '%.64s'", name,
+                                (unsigned long long)min, (unsigned long long)max, text);
+        return false;
+    }
+    *value = parsed;
+    if (present)
+        *present = true;
+    return true;
+}
+
+bool nd_param_choice(struct nd_request *request, const char *name, const char *const *choices,
+                     size_t *index, bool *present)
+{
+    const char *text;
+    if (present)
+        *present = false;
+    if (!nd_param_string(request, name, &text))
+        return false;
+    if (!text)
+        return true;
+    char allowed[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; choices[i]; i++) {
+        if (strcmp(text, choices[i]) == 0) {
+            *index = i;
+            if (present)
+                *present = true;
+            return true;
+        }
+        int n = snprintf(allowed + used, sizeof allowed - used, "%s%s", i ? ", " : "", choices[i]);
+        if (n > 0 && (size_t)n < sizeof allowed - used)
+            used += (size_t)n;
+    }
+    nd_reply_problem_format(request, 400, "invalid_argument", name,
+                            "parameter '%s' must be one of %s, not '%.64s'", name, allowed, text);
+    return false;
+}
+
+bool nd_param_bool(struct nd_request *request, const char *name, bool *value, bool *present)
+{
+    const char *text;
+    if (present)
+        *present = false;
+    if (!nd_param_string(request, name, &text))
+        return false;
+    if (!text)
+        return true;
+    if (nd_parse_bool(text, value) != ND_OK) {
+        nd_reply_problem_format(request, 400, "invalid_argument", name,
+                                "parameter '%s' must be 0 or 1 (or true/false), not '%.64s'", name,
+                                text);
+        return false;
+    }
+    if (present)
+        *present = true;
+    return true;
+}
+
+/* Takes ownership of body (malloc'd) in every case. */
+static void send_body(struct nd_request *request, unsigned status, const char *content_type,
+                      char *body, size_t length, unsigned retry_after_s)
+{
+    if (request->answered) {
+        free(body);
+        return;
+    }
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(length, body, MHD_RESPMEM_MUST_FREE);
+    if (!response) {
+        free(body);
+        return;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (retry_after_s > 0) {
+        char seconds[16];
+        snprintf(seconds, sizeof seconds, "%u", retry_after_s);
+        MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+    }
+    request->response = response;
+    request->status = status;
+    request->body_bytes = length;
+    request->answered = true;
+}
+
+/* Prints compact JSON by default and indented with ?pretty=1, with a final
+ * newline so that curl output ends cleanly. */
+static char *print_json(const cJSON *body, bool pretty, size_t *length)
+{
+    char *text = pretty ? cJSON_Print(body) : cJSON_PrintUnformatted(body);
+    if (!text)
+        return NULL;
+    size_t n = strlen(text);
+    char *grown = realloc(text, n + 2);
+    if (!grown) {
+        free(text);
+        return NULL;
+    }
+    grown[n] = '\n';
+    grown[n + 1] = '\0';
+    *length = n + 1;
+    return grown;
+}
+
+static void reply_out_of_memory(struct nd_request *request)
+{
+    static const char fallback[] = "{\"type\":\"tag:netdiag,2026:problem:out_of_memory\","
+                                   "\"title\":\"Service Unavailable\",\"status\":503,"
+                                   "\"detail\":\"out of memory\",\"code\":\"out_of_memory\"}\n";
+    char *copy = malloc(sizeof fallback);
+    if (!copy)
+        return; /* the server answers 500 for a request left unanswered */
+    memcpy(copy, fallback, sizeof fallback);
+    send_body(request, 503, "application/problem+json", copy, sizeof fallback - 1, 1);
+}
+
+void nd_reply_text(struct nd_request *request, unsigned status, const char *content_type,
+                   char *text, size_t length)
+{
+    send_body(request, status, content_type, text, length, 0);
+}
+
+void nd_reply_json(struct nd_request *request, unsigned status, cJSON *body)
+{
+    size_t length = 0;
+    char *text = body ? print_json(body, request->pretty, &length) : NULL;
+    cJSON_Delete(body);
+    if (!text) {
+        reply_out_of_memory(request);
+        return;
+    }
+    send_body(request, status, "application/json", text, length, 0);
+}
+
+void nd_reply_problem(struct nd_request *request, struct nd_problem *problem)
+{
+    char instance[256];
+    size_t n =
+        request->path_length < sizeof instance - 1 ? request->path_length : sizeof instance - 1;
+    memcpy(instance, request->target, n);
+    instance[n] = '\0';
+
+    cJSON *body = nd_problem_render(problem, instance);
+    size_t length = 0;
+    char *text = body ? print_json(body, request->pretty, &length) : NULL;
+    cJSON_Delete(body);
+    if (!text) {
+        reply_out_of_memory(request);
+        return;
+    }
+    send_body(request, problem->status, "application/problem+json", text, length,
+              problem->retry_after_s);
+}
+
+void nd_reply_problem_format(struct nd_request *request, unsigned status, const char *code,
+                             const char *param, const char *format, ...)
+{
+    struct nd_problem problem = {.status = status, .code = code, .param = param};
+    va_list args;
+    va_start(args, format);
+    vsnprintf(problem.detail, sizeof problem.detail, format, args);
+    va_end(args);
+    if (status == 503)
+        problem.retry_after_s = 1;
+    nd_reply_problem(request, &problem);
+}
+
+void nd_reply_error(struct nd_request *request, const struct nd_error *error, const char *param,
+                    cJSON *extensions)
+{
+    struct nd_problem problem;
+    nd_problem_from_error(error, param, &problem);
+    problem.extensions = extensions;
+    nd_reply_problem(request, &problem);
+}

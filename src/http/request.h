@@ -1,0 +1,92 @@
+/*
+ * What a handler sees of a request, and how it answers. Handlers are thin:
+ * read parameters with the nd_param_* helpers (which answer 400 themselves
+ * and return false on bad input, so a handler just returns), call the core,
+ * and reply with nd_reply_json or nd_reply_error.
+ */
+#ifndef NETDIAG_HTTP_REQUEST_H
+#define NETDIAG_HTTP_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "http/problem.h"
+#include "http/query.h"
+#include "netdiag/error.h"
+#include "netdiag/net.h"
+
+struct MHD_Connection;
+struct MHD_Response;
+struct nd_http_server;
+struct nd_route;
+struct nd_deferred_job;
+
+enum { ND_REQUEST_ID_MAX = 65 };
+
+struct nd_request {
+    struct nd_http_server *server;
+    struct MHD_Connection *connection;
+    const struct nd_route *route;
+    const char *method;
+    struct nd_query query;
+    bool pretty;
+    bool answered; /* a response is ready */
+    bool queued;   /* and handed to libmicrohttpd */
+    unsigned status;
+    struct MHD_Response *response;
+    struct nd_deferred_job *deferred; /* slow work in progress, or NULL */
+    uint64_t body_bytes;
+    uint64_t start_ns;
+    char request_id[ND_REQUEST_ID_MAX];
+    char client[ND_NET_ADDRESS_TEXT_MAX];
+    size_t path_length; /* the target's length up to '?' */
+    char target[];      /* the raw request target, as received */
+};
+
+/* --- Parameters. Each returns false after answering 400 on bad input. --- */
+
+/* The value of a parameter given at most once; *value is NULL when absent. */
+bool nd_param_string(struct nd_request *request, const char *name, const char **value);
+
+/* Every value of a repeatable parameter, in order; at most max of them. */
+bool nd_param_list(struct nd_request *request, const char *name, const char **values, size_t max,
+                   size_t *count);
+
+/* A number in [min, max] (decimal, or 0x hex when allow_hex); *value keeps
+ * its previous content (the default) when the parameter is absent. */
+bool nd_param_number(struct nd_request *request, const char *name, uint64_t min, uint64_t max,
+                     bool allow_hex, uint64_t *value, bool *present);
+
+/* One of choices (a NULL-terminated list); *index keeps the default when absent. */
+bool nd_param_choice(struct nd_request *request, const char *name, const char *const *choices,
+                     size_t *index, bool *present);
+
+/* 0/1/true/false/yes/no/on/off; *value keeps the default when absent. */
+bool nd_param_bool(struct nd_request *request, const char *name, bool *value, bool *present);
+
+/* --- Answers. Exactly one per request. --- */
+
+/* Sends body (which this function deletes) as application/json. */
+void nd_reply_json(struct nd_request *request, unsigned status, cJSON *body);
+
+/* Sends text (malloc'd; this function frees it) with the given type. */
+void nd_reply_text(struct nd_request *request, unsigned status, const char *content_type,
+                   char *text, size_t length);
+
+/* Sends an application/problem+json body (taking problem->extensions). */
+void nd_reply_problem(struct nd_request *request, struct nd_problem *problem);
+
+/* Builds a problem from a status, code, parameter and printf-style detail. */
+void nd_reply_problem_format(struct nd_request *request, unsigned status, const char *code,
+                             const char *param, const char *format, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Maps a core error to its status and code (problem.c) and sends it, with
+ * extensions (may be NULL; taken) added to the body. */
+void nd_reply_error(struct nd_request *request, const struct nd_error *error, const char *param,
+                    cJSON *extensions);
+
+#endif

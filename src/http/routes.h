@@ -1,0 +1,29 @@
+/*
+ * The route table: one row per endpoint, as data. Adding an endpoint is adding
+ * a row and a handler. A test compares the rows with openapi/openapi.yaml.
+ */
+#ifndef NETDIAG_HTTP_ROUTES_H
+#define NETDIAG_HTTP_ROUTES_H
+
+#include <stddef.h>
+
+struct nd_request;
+
+typedef void (*nd_handler_fn)(struct nd_request *request);
+
+struct nd_route {
+    const char *method; /* "GET"; HEAD and OPTIONS are answered wherever GET is */
+    const char *path;
+    nd_handler_fn handler;
+    const char *const *params; /* accepted query parameters, NULL-terminated; "pretty" is global */
+    const char *tag;
+    const char *summary;
+};
+
+extern const struct nd_route nd_routes[];
+extern const size_t nd_routes_count;
+
+/* The route for a path (not NUL-terminated, length bytes), or NULL. */
+const struct nd_route *nd_route_find(const char *path, size_t length);
+
+#endif

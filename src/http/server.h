@@ -1,0 +1,71 @@
+/*
+ * The HTTP server: libmicrohttpd with its own polling threads (epoll), the
+ * route table, access log, request ids, CORS and a graceful drain.
+ */
+#ifndef NETDIAG_HTTP_SERVER_H
+#define NETDIAG_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "netdiag/allowlist.h"
+#include "netdiag/error.h"
+
+/* Extra readiness condition (the echo listener's, for instance). Returns true
+ * when ready; otherwise writes a short reason. */
+typedef bool (*nd_ready_fn)(void *context, char *reason, size_t size);
+
+struct nd_metrics_text;
+
+/* Appends other modules' metrics (the echo listener's) to a /metrics answer. */
+typedef void (*nd_metrics_fn)(void *context, struct nd_metrics_text *text);
+
+struct nd_http_config {
+    int listen_fd;                 /* bound and listening; the server owns it once started */
+    unsigned threads;              /* polling threads, each with its own epoll set */
+    unsigned max_connections;      /* beyond it, new connections are refused */
+    unsigned per_ip_connections;   /* 0 = unlimited */
+    unsigned connection_timeout_s; /* idle or stalled connections are closed after it */
+    size_t connection_memory;      /* per-connection buffer: bounds request line and headers */
+    bool access_log;
+    const char *cors_origin; /* NULL or "" = no CORS headers */
+    nd_ready_fn ready;       /* may be NULL */
+    void *ready_context;
+    unsigned slow_workers;                 /* threads for blocking lookups (getaddrinfo) */
+    unsigned slow_max_waiting;             /* slow requests (DNS, SNTP) in progress at most */
+    const char *sntp_default_server;       /* "host" or "host:port" */
+    const struct nd_allowlist *sntp_allow; /* servers /time/sntp may query; empty = any */
+    nd_metrics_fn extra_metrics;           /* may be NULL */
+    void *extra_metrics_context;
+};
+
+struct nd_http_server;
+
+/* Starts serving. On success *out is owned by the caller and released by
+ * nd_http_stop. */
+enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_server **out,
+                          struct nd_error *error);
+
+/* Turns /readyz not-ready, stops accepting connections and asks clients to
+ * close after their current response. Requests already received go on. */
+void nd_http_drain(struct nd_http_server *server);
+
+bool nd_http_is_draining(const struct nd_http_server *server);
+
+/* Requests received and not yet completely answered. */
+unsigned nd_http_in_flight(const struct nd_http_server *server);
+
+/* Closes every connection, joins the threads and frees the server. */
+void nd_http_stop(struct nd_http_server *server);
+
+/* The engine for slow work (DNS, UDP), for handlers that defer. */
+struct nd_deferred *nd_http_deferred(const struct nd_http_server *server);
+
+/* The configuration the server was started with. */
+const struct nd_http_config *nd_http_get_config(const struct nd_http_server *server);
+
+/* Readiness as /readyz reports it: false with a reason when draining or
+ * when the extra condition fails. */
+bool nd_http_ready(const struct nd_http_server *server, char *reason, size_t size);
+
+#endif

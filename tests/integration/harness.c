@@ -1,0 +1,451 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { MAX_ARGS = 64 };
+
+static void sleep_ms(int ms)
+{
+    struct timespec pause = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+void nd_test_source_path(const char *relative, char *out, size_t size)
+{
+    const char *root = getenv("NETDIAG_SOURCE_DIR");
+    snprintf(out, size, "%s/%s", root ? root : ".", relative);
+}
+
+char *nd_test_server_log(const struct nd_test_server *server)
+{
+    FILE *file = fopen(server->log_path, "rb");
+    if (!file)
+        return strdup("");
+    size_t capacity = 1 << 16, length = 0;
+    char *text = malloc(capacity);
+    assert_non_null(text);
+    size_t n;
+    while ((n = fread(text + length, 1, capacity - length - 1, file)) > 0) {
+        length += n;
+        if (capacity - length - 1 == 0) {
+            capacity *= 2;
+            text = realloc(text, capacity);
+            assert_non_null(text);
+        }
+    }
+    fclose(file);
+    text[length] = '\0';
+    return text;
+}
+
+bool nd_test_server_wait_log(const struct nd_test_server *server, const char *text, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        char *log = nd_test_server_log(server);
+        bool found = strstr(log, text) != NULL;
+        free(log);
+        if (found)
+            return true;
+        sleep_ms(10);
+    }
+    return false;
+}
+
+/* The port of "key=HOST:PORT" (text log) or "key":"HOST:PORT" (JSON log)
+ * on the listening line; 0 when absent or "off". */
+static unsigned port_from_log(const char *log, const char *key)
+{
+    const char *line = strstr(log, "event=listening");
+    if (!line)
+        line = strstr(log, "\"event\":\"listening\"");
+    if (!line)
+        return 0;
+    const char *end = strchr(line, '\n');
+    if (!end)
+        return 0;
+    char text_pattern[32], json_pattern[32];
+    snprintf(text_pattern, sizeof text_pattern, " %s=", key);
+    snprintf(json_pattern, sizeof json_pattern, "\"%s\":\"", key);
+    const char *field = strstr(line, text_pattern);
+    const char *value = field ? field + strlen(text_pattern) : NULL;
+    if (!field || field > end) {
+        field = strstr(line, json_pattern);
+        value = field ? field + strlen(json_pattern) : NULL;
+    }
+    if (!field || field > end)
+        return 0;
+    const char *value_end = value + strcspn(value, " \"\n");
+    const char *colon = NULL;
+    for (const char *p = value; p < value_end; p++) {
+        if (*p == ':')
+            colon = p;
+    }
+    return colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
+}
+
+void nd_test_server_start(struct nd_test_server *server, const char *const *extra_args)
+{
+    memset(server, 0, sizeof *server);
+    const char *binary = getenv("NETDIAG_BINARY");
+    assert_non_null(binary);
+    snprintf(server->directory, sizeof server->directory, "/tmp/netdiag-test-XXXXXX");
+    assert_non_null(mkdtemp(server->directory));
+    snprintf(server->log_path, sizeof server->log_path, "%s/server.log", server->directory);
+
+    const char *argv[MAX_ARGS];
+    size_t argc = 0;
+    argv[argc++] = binary;
+    argv[argc++] = "--listen";
+    argv[argc++] = "127.0.0.1:0";
+    argv[argc++] = "--echo-listen";
+    argv[argc++] = "127.0.0.1:0";
+    argv[argc++] = "--log-format";
+    argv[argc++] = "text";
+    for (size_t i = 0; extra_args && extra_args[i]; i++) {
+        assert_true(argc < MAX_ARGS - 1);
+        argv[argc++] = extra_args[i];
+    }
+    argv[argc] = NULL;
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(server->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+            _exit(127);
+        close(fd);
+        execv(binary, (char *const *)argv);
+        _exit(127);
+    }
+    server->pid = pid;
+
+    for (int waited = 0; waited < 10000; waited += 10) {
+        char *log = nd_test_server_log(server);
+        server->http_port = port_from_log(log, "http");
+        server->echo_port = port_from_log(log, "echo");
+        free(log);
+        if (server->http_port)
+            break;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            char *text = nd_test_server_log(server);
+            fprintf(stderr, "netdiag exited at start:\n%s\n", text);
+            free(text);
+            server->pid = 0;
+            fail_msg("netdiag did not start");
+        }
+        sleep_ms(10);
+    }
+    assert_true(server->http_port > 0);
+    snprintf(server->base_url, sizeof server->base_url, "http://127.0.0.1:%u", server->http_port);
+}
+
+static void remove_directory(const char *directory)
+{
+    char command[512];
+    snprintf(command, sizeof command, "rm -rf '%s'", directory);
+    if (system(command) != 0)
+        fprintf(stderr, "could not remove %s\n", directory);
+}
+
+int nd_test_server_stop(struct nd_test_server *server, int timeout_ms)
+{
+    if (server->pid <= 0)
+        return -1;
+    assert_int_equal(kill(server->pid, SIGTERM), 0);
+    int status = 0;
+    int waited = 0;
+    for (;;) {
+        pid_t done = waitpid(server->pid, &status, WNOHANG);
+        if (done == server->pid)
+            break;
+        if (waited >= timeout_ms) {
+            kill(server->pid, SIGKILL);
+            waitpid(server->pid, &status, 0);
+            server->pid = 0;
+            fail_msg("netdiag did not exit within %d ms of SIGTERM", timeout_ms);
+        }
+        sleep_ms(10);
+        waited += 10;
+    }
+    server->pid = 0;
+    if (getenv("NETDIAG_TEST_KEEP_LOGS") == NULL)
+        remove_directory(server->directory);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}
+
+struct growing_buffer {
+    char *data;
+    size_t length;
+};
+
+static size_t collect(char *data, size_t size, size_t count, void *context)
+{
+    struct growing_buffer *buffer = context;
+    size_t n = size * count;
+    char *grown = realloc(buffer->data, buffer->length + n + 1);
+    if (!grown)
+        return 0;
+    memcpy(grown + buffer->length, data, n);
+    buffer->length += n;
+    grown[buffer->length] = '\0';
+    buffer->data = grown;
+    return n;
+}
+
+void nd_test_request(const struct nd_test_server *server, const char *method, const char *path,
+                     const char *const *headers, struct nd_test_response *response)
+{
+    memset(response, 0, sizeof *response);
+    CURL *curl = curl_easy_init();
+    assert_non_null(curl);
+    char url[4096 + 64];
+    snprintf(url, sizeof url, "%s%s", server->base_url, path);
+    struct growing_buffer body = {0}, head = {0};
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; headers && headers[i]; i++)
+        list = curl_slist_append(list, headers[i]);
+
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    /* Send the target exactly as written, so tests can send broken escapes. */
+    curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &head);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    CURLcode result = curl_easy_perform(curl);
+    if (result != CURLE_OK)
+        fail_msg("%s %s: %s", method, path, curl_easy_strerror(result));
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response->status);
+    curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &response->seconds);
+    char *type = NULL;
+    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
+    if (type)
+        snprintf(response->content_type, sizeof response->content_type, "%s", type);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(curl);
+
+    response->body = body.data ? body.data : strdup("");
+    response->body_length = body.length;
+    response->headers = head.data ? head.data : strdup("");
+    if (strstr(response->content_type, "json"))
+        response->json = cJSON_ParseWithLength(response->body, response->body_length);
+}
+
+void nd_test_get(const struct nd_test_server *server, const char *path,
+                 struct nd_test_response *response)
+{
+    nd_test_request(server, "GET", path, NULL, response);
+}
+
+bool nd_test_header(const struct nd_test_response *response, const char *name, char *value,
+                    size_t size)
+{
+    size_t name_length = strlen(name);
+    for (const char *line = response->headers; line && *line;) {
+        const char *end = strstr(line, "\r\n");
+        size_t length = end ? (size_t)(end - line) : strlen(line);
+        if (length > name_length && strncasecmp(line, name, name_length) == 0 &&
+            line[name_length] == ':') {
+            const char *start = line + name_length + 1;
+            while (*start == ' ')
+                start++;
+            size_t value_length = (size_t)(line + length - start);
+            if (value_length >= size)
+                value_length = size - 1;
+            memcpy(value, start, value_length);
+            value[value_length] = '\0';
+            return true;
+        }
+        line = end ? end + 2 : NULL;
+    }
+    return false;
+}
+
+void nd_test_response_free(struct nd_test_response *response)
+{
+    free(response->body);
+    free(response->headers);
+    cJSON_Delete(response->json);
+    memset(response, 0, sizeof *response);
+}
+
+void nd_test_assert_problem(const struct nd_test_response *response, long status, const char *code,
+                            const char *param)
+{
+    if (response->status != status)
+        fail_msg("expected status %ld, got %ld: %s", status, response->status, response->body);
+    assert_string_equal(response->content_type, "application/problem+json");
+    assert_non_null(response->json);
+    assert_int_equal((long)nd_test_json_number(response->json, "status"), status);
+    assert_string_equal(nd_test_json_string(response->json, "code"), code);
+    assert_true(strlen(nd_test_json_string(response->json, "title")) > 0);
+    assert_true(strlen(nd_test_json_string(response->json, "detail")) > 0);
+    assert_true(strncmp(nd_test_json_string(response->json, "type"), "tag:", 4) == 0);
+    const cJSON *actual = cJSON_GetObjectItemCaseSensitive(response->json, "param");
+    if (param == NULL) {
+        assert_null(actual);
+    } else if (strcmp(param, "*") != 0) {
+        assert_non_null(actual);
+        assert_string_equal(actual->valuestring, param);
+    }
+}
+
+const cJSON *nd_test_json_get(const cJSON *object, const char *path)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", path);
+    const cJSON *node = object;
+    char *saveptr = NULL;
+    for (char *part = strtok_r(copy, ".", &saveptr); part; part = strtok_r(NULL, ".", &saveptr)) {
+        if (cJSON_IsArray(node)) {
+            node = cJSON_GetArrayItem(node, atoi(part));
+        } else {
+            node = cJSON_GetObjectItemCaseSensitive(node, part);
+        }
+        if (!node)
+            fail_msg("JSON has no '%s' (stopped at '%s')", path, part);
+    }
+    return node;
+}
+
+double nd_test_json_number(const cJSON *object, const char *path)
+{
+    const cJSON *node = nd_test_json_get(object, path);
+    if (!cJSON_IsNumber(node))
+        fail_msg("JSON '%s' is not a number", path);
+    return node->valuedouble;
+}
+
+const char *nd_test_json_string(const cJSON *object, const char *path)
+{
+    const cJSON *node = nd_test_json_get(object, path);
+    if (!cJSON_IsString(node))
+        fail_msg("JSON '%s' is not a string", path);
+    return node->valuestring;
+}
+
+bool nd_test_json_bool(const cJSON *object, const char *path)
+{
+    const cJSON *node = nd_test_json_get(object, path);
+    if (!cJSON_IsBool(node))
+        fail_msg("JSON '%s' is not a boolean", path);
+    return cJSON_IsTrue(node);
+}
+
+int nd_test_connect(unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0)
+        fail_msg("connect to 127.0.0.1:%u: %s", port, strerror(errno));
+    return fd;
+}
+
+pid_t nd_test_spawn(const char *const *argv, const char *log_path)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+            _exit(127);
+        close(fd);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int nd_test_terminate(pid_t pid)
+{
+    int status = 0;
+    if (pid <= 0 || kill(pid, SIGTERM) != 0)
+        return -1;
+    for (int waited = 0; waitpid(pid, &status, WNOHANG) != pid; waited += 10) {
+        if (waited >= 5000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        sleep_ms(10);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void nd_test_tool_path(const char *name, char *out, size_t size)
+{
+    const char *directory = getenv("NETDIAG_TOOLS_DIR");
+    snprintf(out, size, "%s/%s", directory ? directory : ".", name);
+}
+
+unsigned nd_test_count_in_file(const char *path, const char *text)
+{
+    struct nd_test_server pretend;
+    snprintf(pretend.log_path, sizeof pretend.log_path, "%s", path);
+    char *content = nd_test_server_log(&pretend);
+    unsigned count = 0;
+    for (const char *p = strstr(content, text); p; p = strstr(p + 1, text))
+        count++;
+    free(content);
+    return count;
+}
+
+unsigned nd_test_read_port_file(const char *path, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        FILE *file = fopen(path, "r");
+        if (file) {
+            unsigned port = 0;
+            int matched = fscanf(file, "%u", &port);
+            fclose(file);
+            if (matched == 1 && port > 0)
+                return port;
+        }
+        sleep_ms(10);
+    }
+    return 0;
+}
+
+unsigned nd_test_free_udp_port(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&address, sizeof address), 0);
+    socklen_t length = sizeof address;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&address, &length), 0);
+    close(fd);
+    return ntohs(address.sin_port);
+}

@@ -1,0 +1,101 @@
+/*
+ * Integration test harness: starts the real netdiag binary ($NETDIAG_BINARY)
+ * on ephemeral loopback ports, talks to it with libcurl, stops it with
+ * SIGTERM. Include after the cmocka headers.
+ */
+#ifndef NETDIAG_TEST_HARNESS_H
+#define NETDIAG_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+struct nd_test_server {
+    pid_t pid;
+    unsigned http_port;
+    unsigned echo_port;  /* 0 when the echo listener is off */
+    char base_url[64];   /* "http://127.0.0.1:PORT" */
+    char directory[256]; /* a temporary directory owned by this server */
+    char log_path[320];  /* the server's stdout and stderr */
+};
+
+/* Starts netdiag with --listen 127.0.0.1:0 --echo-listen 127.0.0.1:0 plus
+ * extra_args (NULL-terminated, may be NULL; a later flag overrides an earlier
+ * one) and waits until the log says where it listens. Fails the test on
+ * error. */
+void nd_test_server_start(struct nd_test_server *server, const char *const *extra_args);
+
+/* SIGTERM, then waits; returns the exit status (or 128 + signal). Fails the
+ * test if the process does not exit within timeout_ms. Removes the directory. */
+int nd_test_server_stop(struct nd_test_server *server, int timeout_ms);
+
+/* The whole server log so far (malloc'd, caller frees). */
+char *nd_test_server_log(const struct nd_test_server *server);
+
+/* Polls the log until it contains text or timeout_ms passes. */
+bool nd_test_server_wait_log(const struct nd_test_server *server, const char *text, int timeout_ms);
+
+struct nd_test_response {
+    long status;
+    char *body; /* NUL-terminated, may contain NULs before body_length */
+    size_t body_length;
+    char *headers; /* raw header block */
+    char content_type[128];
+    cJSON *json;    /* parsed body when it is JSON, else NULL */
+    double seconds; /* total transfer time */
+};
+
+/* GET base_url + path (path includes the query). Fails the test if the
+ * transfer fails (connection refused, timeout after 30 s). */
+void nd_test_get(const struct nd_test_server *server, const char *path,
+                 struct nd_test_response *response);
+
+/* Any method with optional extra headers (NULL-terminated "Name: value"). */
+void nd_test_request(const struct nd_test_server *server, const char *method, const char *path,
+                     const char *const *headers, struct nd_test_response *response);
+
+/* The value of a response header (case-insensitive name) copied into value;
+ * false when absent. */
+bool nd_test_header(const struct nd_test_response *response, const char *name, char *value,
+                    size_t size);
+
+void nd_test_response_free(struct nd_test_response *response);
+
+/* Asserts a problem+json answer: status, content type, and the `code` and
+ * `param` members (param NULL = must be absent or ignored when "*"). */
+void nd_test_assert_problem(const struct nd_test_response *response, long status, const char *code,
+                            const char *param);
+
+/* JSON helpers that fail the test when the member is missing or of another type. */
+const cJSON *nd_test_json_get(const cJSON *object, const char *path); /* "a.b.0.c" */
+double nd_test_json_number(const cJSON *object, const char *path);
+const char *nd_test_json_string(const cJSON *object, const char *path);
+bool nd_test_json_bool(const cJSON *object, const char *path);
+
+/* Connects a TCP socket to 127.0.0.1:port (blocking). Fails the test on error. */
+int nd_test_connect(unsigned port);
+
+/* Starts a helper process with stdout and stderr to log_path; returns its pid. */
+pid_t nd_test_spawn(const char *const *argv, const char *log_path);
+
+/* SIGTERM, wait (SIGKILL after 5 s); returns the exit status. */
+int nd_test_terminate(pid_t pid);
+
+/* A test program built beside the tests ($NETDIAG_TOOLS_DIR/name). */
+void nd_test_tool_path(const char *name, char *out, size_t size);
+
+/* Occurrences of text in the file (0 when it does not exist). */
+unsigned nd_test_count_in_file(const char *path, const char *text);
+
+/* Waits for a file holding a decimal number (a port file); 0 on timeout. */
+unsigned nd_test_read_port_file(const char *path, int timeout_ms);
+
+/* A UDP port on 127.0.0.1 that was free a moment ago. */
+unsigned nd_test_free_udp_port(void);
+
+/* A path under the source tree ($NETDIAG_SOURCE_DIR). */
+void nd_test_source_path(const char *relative, char *out, size_t size);
+
+#endif

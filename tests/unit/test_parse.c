@@ -1,0 +1,75 @@
+/* src/core/parse.c: strict numbers and switches. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "netdiag/parse.h"
+
+static void test_numbers(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t max;
+        enum nd_err expected;
+        uint64_t value;
+    } cases[] = {
+        {"1234", UINT32_MAX, ND_OK, 1234},
+        {"0x4d2", UINT32_MAX, ND_OK, 1234},
+        {"0XFFFFFFFF", UINT32_MAX, ND_OK, 0xFFFFFFFFu},
+        {"4294967296", UINT32_MAX, ND_ERR_RANGE, 0},
+        {"18446744073709551615", UINT64_MAX, ND_OK, UINT64_MAX},
+        {"18446744073709551616", UINT64_MAX, ND_ERR_RANGE, 0},
+        {"99999999999999999999x", UINT64_MAX, ND_ERR_INVALID, 0},
+        {"0", 0, ND_OK, 0},
+        {"", 10, ND_ERR_INVALID, 0},
+        {"0x", 10, ND_ERR_INVALID, 0},
+        {"-1", 10, ND_ERR_INVALID, 0},
+        {"+1", 10, ND_ERR_INVALID, 0},
+        {" 1", 10, ND_ERR_INVALID, 0},
+        {"1 ", 10, ND_ERR_INVALID, 0},
+        {"1e3", 10000, ND_ERR_INVALID, 0},
+        {"0x1g", 10000, ND_ERR_INVALID, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t value = 7;
+        assert_int_equal(nd_parse_number(cases[i].text, cases[i].max, &value), cases[i].expected);
+        if (cases[i].expected == ND_OK)
+            assert_int_equal(value, cases[i].value);
+        else
+            assert_int_equal(value, 7);
+    }
+    uint64_t value;
+    assert_int_equal(nd_parse_decimal("0x10", 100, &value), ND_ERR_INVALID);
+    assert_int_equal(nd_parse_hex("c0a80001", UINT32_MAX, &value), ND_OK);
+    assert_int_equal(value, 0xc0a80001u);
+    assert_int_equal(nd_parse_decimal(NULL, 1, &value), ND_ERR_INVALID);
+}
+
+static void test_switches(void **state)
+{
+    (void)state;
+    static const char *const on[] = {"1", "true", "yes", "on"};
+    static const char *const off[] = {"0", "false", "no", "off"};
+    static const char *const bad[] = {"", "2", "TRUE", "On", "y", " 1"};
+    bool value;
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(nd_parse_bool(on[i], &value), ND_OK);
+        assert_true(value);
+        assert_int_equal(nd_parse_bool(off[i], &value), ND_OK);
+        assert_false(value);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(nd_parse_bool(bad[i], &value), ND_ERR_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_switches),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

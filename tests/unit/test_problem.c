@@ -1,0 +1,99 @@
+/* src/http/problem.c: RFC 9457 bodies and the error-to-status table. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <netdb.h>
+#include <string.h>
+
+#include "http/problem.h"
+
+static void test_error_mapping(void **state)
+{
+    (void)state;
+    static const struct {
+        enum nd_err code;
+        int gai_error;
+        unsigned status;
+        const char *name;
+    } cases[] = {
+        {ND_ERR_INVALID, 0, 400, "invalid_argument"},
+        {ND_ERR_RANGE, 0, 400, "out_of_range"},
+        {ND_ERR_NOT_FOUND, 0, 404, "not_found"},
+        {ND_ERR_TIMEOUT, 0, 504, "timeout"},
+        {ND_ERR_PROTOCOL, 0, 502, "bad_upstream_reply"},
+        {ND_ERR_BUSY, 0, 503, "busy"},
+        {ND_ERR_FORBIDDEN, 0, 403, "forbidden"},
+        {ND_ERR_SYSTEM, 0, 500, "system_error"},
+        {ND_ERR_RESOLVE, EAI_NONAME, 404, "EAI_NONAME"},
+        {ND_ERR_RESOLVE, EAI_AGAIN, 503, "EAI_AGAIN"},
+        {ND_ERR_RESOLVE, EAI_FAIL, 502, "EAI_FAIL"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct nd_error error;
+        nd_error_set(&error, cases[i].code, "message %zu", i);
+        error.gai_error = cases[i].gai_error;
+        struct nd_problem problem;
+        nd_problem_from_error(&error, "p", &problem);
+        assert_int_equal(problem.status, cases[i].status);
+        assert_string_equal(problem.code, cases[i].name);
+        assert_string_equal(problem.param, "p");
+        assert_int_equal(problem.retry_after_s, cases[i].status == 503 ? 1 : 0);
+        assert_null(problem.extensions);
+    }
+}
+
+static void test_render_members(void **state)
+{
+    (void)state;
+    struct nd_problem problem = {.status = 400, .code = "invalid_argument", .param = "value"};
+    strcpy(problem.detail, "parameter 'value' must be a number");
+    problem.extensions = cJSON_CreateObject();
+    cJSON_AddStringToObject(problem.extensions, "hint", "try 1234");
+    cJSON_AddStringToObject(problem.extensions, "status", "must not override");
+    cJSON *body = nd_problem_render(&problem, "/byteorder");
+    assert_non_null(body);
+    assert_null(problem.extensions);
+    assert_string_equal(cJSON_GetObjectItem(body, "type")->valuestring,
+                        "tag:netdiag,2026:problem:invalid_argument");
+    assert_string_equal(cJSON_GetObjectItem(body, "title")->valuestring, "Bad Request");
+    assert_int_equal(cJSON_GetObjectItem(body, "status")->valueint, 400);
+    assert_string_equal(cJSON_GetObjectItem(body, "param")->valuestring, "value");
+    assert_string_equal(cJSON_GetObjectItem(body, "instance")->valuestring, "/byteorder");
+    assert_string_equal(cJSON_GetObjectItem(body, "hint")->valuestring, "try 1234");
+    cJSON_Delete(body);
+}
+
+static void test_render_sanitizes_client_text(void **state)
+{
+    (void)state;
+    struct nd_problem problem = {.status = 400, .code = "invalid_argument", .param = "ip"};
+    /* Invalid UTF-8, a control byte, an overlong '/' and a valid "é". */
+    strcpy(problem.detail, "'\xff\xfe' bad\x01 \xc0\xaf ok \xc3\xa9");
+    cJSON *body = nd_problem_render(&problem, NULL);
+    assert_string_equal(cJSON_GetObjectItem(body, "detail")->valuestring,
+                        "'?\?' bad? ?\? ok \xc3\xa9");
+    assert_null(cJSON_GetObjectItem(body, "instance"));
+    cJSON_Delete(body);
+}
+
+static void test_titles(void **state)
+{
+    (void)state;
+    assert_string_equal(nd_problem_title(404), "Not Found");
+    assert_string_equal(nd_problem_title(405), "Method Not Allowed");
+    assert_string_equal(nd_problem_title(599), "Error");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_mapping),
+        cmocka_unit_test(test_render_members),
+        cmocka_unit_test(test_render_sanitizes_client_text),
+        cmocka_unit_test(test_titles),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
