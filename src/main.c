@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "http/log.h"
 #include "http/metrics.h"
+#include "http/probe.h"
 #include "echo/echo.h"
 #include "http/server.h"
 #include "netdiag/allowlist.h"
@@ -43,6 +45,9 @@ struct settings {
     uint64_t slow_max_waiting;
     char sntp_server[ND_NET_HOST_MAX + 8];
     struct nd_allowlist sntp_allow;
+    char docs_dir[1024];
+    bool healthcheck; /* --healthcheck: probe a running server and exit */
+    char healthcheck_url[1024];
 };
 
 enum option_kind {
@@ -103,6 +108,8 @@ static const struct option options[] = {
      FIELD(sntp_server), "default server for /time/sntp: host or host:port"},
     {"sntp-allow", "NETDIAG_SNTP_ALLOW", "", OPTION_ALLOWLIST, 0, 0, FIELD(sntp_allow),
      "servers /time/sntp may query: host names and CIDRs, comma-separated; empty = any"},
+    {"docs-dir", "NETDIAG_DOCS_DIR", "", OPTION_TEXT, 0, FIELD_SIZE(docs_dir), FIELD(docs_dir),
+     "Swagger UI's files (npm swagger-ui-dist) for /docs; empty = look beside the binary"},
 };
 
 #undef FIELD
@@ -121,6 +128,9 @@ static void print_usage(FILE *out)
         fprintf(out, "  %-24s %s\n  %-24s env %s, default %s\n", flag, options[i].help, "",
                 options[i].env, options[i].default_text);
     }
+    fprintf(out, "  %-24s %s\n  %-24s %s\n", "--healthcheck [URL]",
+            "GET URL (default: /healthz on --listen) and exit 0 on 200, else 1", "",
+            "for container health checks: the image has no curl");
     fprintf(out, "  %-24s %s\n  %-24s %s\n", "--help", "show this help and exit", "--version",
             "show the version and exit");
 }
@@ -236,6 +246,16 @@ static void load_settings(int argc, char **argv, struct settings *settings)
             printf("netdiag %s\n", NETDIAG_VERSION);
             exit(0);
         }
+        if (strcmp(arg, "--healthcheck") == 0) {
+            settings->healthcheck = true;
+            if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+                const char *url = argv[++i];
+                if (strlen(url) >= sizeof settings->healthcheck_url)
+                    usage_error("--healthcheck: URL is too long");
+                snprintf(settings->healthcheck_url, sizeof settings->healthcheck_url, "%s", url);
+            }
+            continue;
+        }
         if (strncmp(arg, "--", 2) != 0)
             usage_error("unexpected argument '%s'", arg);
         const char *name = arg + 2;
@@ -255,6 +275,65 @@ static void load_settings(int argc, char **argv, struct settings *settings)
     }
     if (strcmp(settings->cors_origin, "off") == 0)
         settings->cors_origin[0] = '\0';
+}
+
+/* --healthcheck: the default URL is /healthz where --listen points, with a
+ * wildcard address replaced by the loopback. */
+static int run_healthcheck(const struct settings *settings)
+{
+    char url[sizeof settings->healthcheck_url];
+    if (settings->healthcheck_url[0]) {
+        snprintf(url, sizeof url, "%s", settings->healthcheck_url);
+    } else {
+        const char *host = settings->listen.host;
+        bool ipv6 = strchr(host, ':') != NULL;
+        if (strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0)
+            host = "127.0.0.1";
+        else if (strcmp(host, "::") == 0)
+            host = "::1";
+        snprintf(url, sizeof url, ipv6 ? "http://[%s]:%u/healthz" : "http://%s:%u/healthz", host,
+                 (unsigned)settings->listen.port);
+    }
+    unsigned status = 0;
+    struct nd_error error;
+    if (nd_http_probe(url, 3000, &status, &error) != ND_OK) {
+        fprintf(stderr, "netdiag: healthcheck %s: %s\n", url, error.message);
+        return 1;
+    }
+    if (status != 200) {
+        fprintf(stderr, "netdiag: healthcheck %s: status %u\n", url, status);
+        return 1;
+    }
+    return 0;
+}
+
+/* Swagger UI's files: --docs-dir, else beside the binary (an installed
+ * share/netdiag/swagger-ui, or swagger-ui in the build directory). */
+static void find_docs_dir(struct settings *settings)
+{
+    if (settings->docs_dir[0])
+        return;
+    char executable[1024];
+    ssize_t length = readlink("/proc/self/exe", executable, sizeof executable - 1);
+    if (length <= 0)
+        return;
+    executable[length] = '\0';
+    char *slash = strrchr(executable, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    static const char *const candidates[] = {"/../share/netdiag/swagger-ui", "/swagger-ui"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        char directory[sizeof executable + 32];
+        char probe[sizeof directory + 32];
+        struct stat status;
+        snprintf(directory, sizeof directory, "%s%s", executable, candidates[i]);
+        snprintf(probe, sizeof probe, "%s/swagger-ui-bundle.js", directory);
+        if (stat(probe, &status) == 0 && strlen(directory) < sizeof settings->docs_dir) {
+            snprintf(settings->docs_dir, sizeof settings->docs_dir, "%s", directory);
+            return;
+        }
+    }
 }
 
 /* Each connection is a file descriptor; the usual soft limit of 1024 would
@@ -379,7 +458,10 @@ int main(int argc, char **argv)
 {
     struct settings settings;
     load_settings(argc, argv, &settings);
+    if (settings.healthcheck)
+        return run_healthcheck(&settings);
     nd_log_init(settings.log_format);
+    find_docs_dir(&settings);
 
     /* Signals are taken synchronously by the main thread; every thread
      * started below inherits this mask. A client closing early must not kill
@@ -428,6 +510,7 @@ int main(int argc, char **argv)
         .slow_max_waiting = (unsigned)settings.slow_max_waiting,
         .sntp_default_server = settings.sntp_server,
         .sntp_allow = &settings.sntp_allow,
+        .docs_dir = settings.docs_dir,
         .extra_metrics = echo ? echo_metrics : NULL,
         .extra_metrics_context = echo,
     };

@@ -1,4 +1,5 @@
 /* /, /healthz and /readyz: what the service is and whether it can take traffic. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -22,7 +23,10 @@ void nd_handle_index(struct nd_request *request)
     for (size_t i = 0; i < nd_routes_count; i++) {
         cJSON *endpoint = cJSON_CreateObject();
         cJSON_AddStringToObject(endpoint, "method", nd_routes[i].method);
-        cJSON_AddStringToObject(endpoint, "path", nd_routes[i].path);
+        char path[64];
+        /* A prefix route serves a family of paths, named as OpenAPI does. */
+        snprintf(path, sizeof path, nd_routes[i].prefix ? "%s{file}" : "%s", nd_routes[i].path);
+        cJSON_AddStringToObject(endpoint, "path", path);
         cJSON_AddStringToObject(endpoint, "summary", nd_routes[i].summary);
         cJSON_AddItemToArray(endpoints, endpoint);
     }

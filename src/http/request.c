@@ -133,6 +133,31 @@ bool nd_param_bool(struct nd_request *request, const char *name, bool *value, bo
     return true;
 }
 
+static void add_common_headers(struct MHD_Response *response, const char *content_type,
+                               unsigned retry_after_s)
+{
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (retry_after_s > 0) {
+        char seconds[16];
+        snprintf(seconds, sizeof seconds, "%u", retry_after_s);
+        MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+    }
+}
+
+void nd_reply_response(struct nd_request *request, unsigned status, struct MHD_Response *response,
+                       uint64_t length)
+{
+    if (request->answered) {
+        MHD_destroy_response(response);
+        return;
+    }
+    request->response = response;
+    request->status = status;
+    request->body_bytes = length;
+    request->answered = true;
+}
+
 /* Takes ownership of body (malloc'd) in every case. */
 static void send_body(struct nd_request *request, unsigned status, const char *content_type,
                       char *body, size_t length, unsigned retry_after_s)
@@ -147,17 +172,21 @@ static void send_body(struct nd_request *request, unsigned status, const char *c
         free(body);
         return;
     }
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (retry_after_s > 0) {
-        char seconds[16];
-        snprintf(seconds, sizeof seconds, "%u", retry_after_s);
-        MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
-    }
-    request->response = response;
-    request->status = status;
-    request->body_bytes = length;
-    request->answered = true;
+    add_common_headers(response, content_type, retry_after_s);
+    nd_reply_response(request, status, response, length);
+}
+
+void nd_reply_static(struct nd_request *request, unsigned status, const char *content_type,
+                     const char *body, size_t length)
+{
+    if (request->answered)
+        return;
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(length, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!response)
+        return;
+    add_common_headers(response, content_type, 0);
+    nd_reply_response(request, status, response, length);
 }
 
 /* Prints compact JSON by default and indented with ?pretty=1, with a final

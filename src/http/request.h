@@ -76,6 +76,15 @@ void nd_reply_json(struct nd_request *request, unsigned status, cJSON *body);
 void nd_reply_text(struct nd_request *request, unsigned status, const char *content_type,
                    char *text, size_t length);
 
+/* Sends a body that lives as long as the process (the embedded OpenAPI
+ * document, fixed pages): no copy is made. */
+void nd_reply_static(struct nd_request *request, unsigned status, const char *content_type,
+                     const char *body, size_t length);
+
+/* Sends a response the handler built itself (a file, say); takes it. */
+void nd_reply_response(struct nd_request *request, unsigned status, struct MHD_Response *response,
+                       uint64_t length);
+
 /* Sends an application/problem+json body (taking problem->extensions). */
 void nd_reply_problem(struct nd_request *request, struct nd_problem *problem);
 

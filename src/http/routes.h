@@ -5,6 +5,7 @@
 #ifndef NETDIAG_HTTP_ROUTES_H
 #define NETDIAG_HTTP_ROUTES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct nd_request;
@@ -18,6 +19,7 @@ struct nd_route {
     const char *const *params; /* accepted query parameters, NULL-terminated; "pretty" is global */
     const char *tag;
     const char *summary;
+    bool prefix; /* matches every path that starts with path (a file under /docs/) */
 };
 
 extern const struct nd_route nd_routes[];

@@ -35,6 +35,7 @@ struct nd_http_config {
     unsigned slow_max_waiting;             /* slow requests (DNS, SNTP) in progress at most */
     const char *sntp_default_server;       /* "host" or "host:port" */
     const struct nd_allowlist *sntp_allow; /* servers /time/sntp may query; empty = any */
+    const char *docs_dir;                  /* Swagger UI's files; NULL or "" = not installed */
     nd_metrics_fn extra_metrics;           /* may be NULL */
     void *extra_metrics_context;
 };

@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Compiles openapi/openapi.yaml into C: the YAML as written and its JSON form.
+
+usage: embed_openapi.py INPUT.yaml OUTPUT.c
+
+Loading the YAML here also checks it at build time: a document that does not
+parse fails the build instead of being served broken.
+"""
+import json
+import sys
+
+import yaml
+
+
+def c_array(name, data):
+    lines = [f"const unsigned char {name}[] = {{"]
+    for start in range(0, len(data), 16):
+        chunk = data[start:start + 16]
+        lines.append("    " + ", ".join(f"0x{byte:02x}" for byte in chunk) + ",")
+    lines.append("    0x00,")
+    lines.append("};")
+    lines.append(f"const size_t {name}_length = {len(data)};")
+    return "\n".join(lines)
+
+
+def main():
+    source, output = sys.argv[1], sys.argv[2]
+    with open(source, "rb") as handle:
+        text = handle.read()
+    document = yaml.safe_load(text)
+    as_json = json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
+    with open(output + ".tmp", "w") as handle:
+        handle.write(f"/* Generated from {source} by cmake/embed_openapi.py; do not edit. */\n")
+        handle.write("#include <stddef.h>\n\n")
+        handle.write(c_array("nd_openapi_yaml", text) + "\n\n")
+        handle.write(c_array("nd_openapi_json", as_json) + "\n")
+    import os
+    os.replace(output + ".tmp", output)
+
+
+if __name__ == "__main__":
+    main()
