@@ -20,6 +20,10 @@ enum nd_err nd_parse_number(const char *text, uint64_t max, uint64_t *out);
 /* Hexadecimal digits only, no prefix, into up to 64 bits. */
 enum nd_err nd_parse_hex(const char *text, uint64_t max, uint64_t *out);
 
+/* Seconds as "100", "0.5" or "2.25" (no sign, no exponent, at most six
+ * decimals) into microseconds; ND_ERR_RANGE above max_seconds. */
+enum nd_err nd_parse_seconds(const char *text, uint64_t max_seconds, uint64_t *microseconds);
+
 /* "0"/"1"/"true"/"false"/"yes"/"no"/"on"/"off" (lower case). */
 enum nd_err nd_parse_bool(const char *text, bool *out);
 

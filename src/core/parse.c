@@ -53,6 +53,39 @@ enum nd_err nd_parse_number(const char *text, uint64_t max, uint64_t *out)
     return parse_digits(text, 10, max, out);
 }
 
+enum nd_err nd_parse_seconds(const char *text, uint64_t max_seconds, uint64_t *microseconds)
+{
+    if (!text)
+        return ND_ERR_INVALID;
+    const char *dot = strchr(text, '.');
+    char whole[24];
+    size_t whole_length = dot ? (size_t)(dot - text) : strlen(text);
+    if (whole_length == 0 || whole_length >= sizeof whole)
+        return whole_length == 0 ? ND_ERR_INVALID : ND_ERR_RANGE;
+    memcpy(whole, text, whole_length);
+    whole[whole_length] = '\0';
+    uint64_t seconds;
+    enum nd_err err = parse_digits(whole, 10, UINT64_MAX, &seconds);
+    if (err != ND_OK)
+        return err;
+    uint64_t fraction = 0;
+    if (dot) {
+        const char *digits = dot + 1;
+        size_t count = strlen(digits);
+        if (count == 0 || count > 6)
+            return ND_ERR_INVALID;
+        err = parse_digits(digits, 10, 999999, &fraction);
+        if (err != ND_OK)
+            return ND_ERR_INVALID;
+        for (size_t i = count; i < 6; i++)
+            fraction *= 10;
+    }
+    if (seconds > max_seconds || (seconds == max_seconds && fraction > 0))
+        return ND_ERR_RANGE;
+    *microseconds = seconds * 1000000u + fraction;
+    return ND_OK;
+}
+
 enum nd_err nd_parse_bool(const char *text, bool *out)
 {
     static const char *const truthy[] = {"1", "true", "yes", "on"};

@@ -9,6 +9,9 @@ static const char *const byteorder_params[] = {"value", "width", NULL};
 static const char *const convert_params[] = {"ip", "hex", "int", "family", NULL};
 static const char *const service_params[] = {"port", "name", "protocol", NULL};
 static const char *const resolve_params[] = {"host", "addr", "family", "timeout_ms", NULL};
+static const char *const sockopts_params[] = {"type",    "family",    "sndbuf",  "rcvbuf",
+                                              "nodelay", "reuseaddr", "timeout", "blocking",
+                                              "bind",    NULL};
 static const char *const sntp_params[] = {"server", "timeout_ms", "version", NULL};
 
 const struct nd_route nd_routes[] = {
@@ -97,6 +100,12 @@ const struct nd_route nd_routes[] = {
      .params = sntp_params,
      .tag = "network",
      .summary = "Time and clock offset from an SNTP server"},
+    {.method = "GET",
+     .path = "/sockopts",
+     .handler = nd_handle_sockopts,
+     .params = sockopts_params,
+     .tag = "socket options",
+     .summary = "A fresh socket's options before and after a change"},
 };
 
 const size_t nd_routes_count = sizeof nd_routes / sizeof nd_routes[0];

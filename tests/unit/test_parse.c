@@ -65,11 +65,44 @@ static void test_switches(void **state)
         assert_int_equal(nd_parse_bool(bad[i], &value), ND_ERR_INVALID);
 }
 
+static void test_seconds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        enum nd_err expected;
+        uint64_t microseconds;
+    } cases[] = {
+        {"100", ND_OK, 100000000},
+        {"0.5", ND_OK, 500000},
+        {"0", ND_OK, 0},
+        {"2.25", ND_OK, 2250000},
+        {"0.000001", ND_OK, 1},
+        {"1000000", ND_OK, 1000000000000},
+        {"1000000.1", ND_ERR_RANGE, 0},
+        {"1000001", ND_ERR_RANGE, 0},
+        {"0.0000001", ND_ERR_INVALID, 0},
+        {".5", ND_ERR_INVALID, 0},
+        {"5.", ND_ERR_INVALID, 0},
+        {"-1", ND_ERR_INVALID, 0},
+        {"1e3", ND_ERR_INVALID, 0},
+        {"none", ND_ERR_INVALID, 0},
+        {"", ND_ERR_INVALID, 0},
+        {"1.2.3", ND_ERR_INVALID, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t value = 7;
+        assert_int_equal(nd_parse_seconds(cases[i].text, 1000000, &value), cases[i].expected);
+        assert_int_equal(value, cases[i].expected == ND_OK ? cases[i].microseconds : 7);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_switches),
+        cmocka_unit_test(test_seconds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

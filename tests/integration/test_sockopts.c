@@ -1,0 +1,120 @@
+/* GET /sockopts against the real binary (recipes 6, 8, 9, 10). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "harness.h"
+
+static struct nd_test_server server;
+
+static int start_server(void **state)
+{
+    (void)state;
+    nd_test_server_start(&server, NULL);
+    return 0;
+}
+
+static int stop_server(void **state)
+{
+    (void)state;
+    return nd_test_server_stop(&server, 10000) == 0 ? 0 : -1;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct nd_test_response response;
+    nd_test_get(&server, "/sockopts", &response);
+    assert_int_equal(response.status, 200);
+    const cJSON *json = response.json;
+    assert_string_equal(nd_test_json_string(json, "type"), "tcp");
+    /* Recipe 6: default timeout None; recipe 10: SO_REUSEADDR 0; recipe 9: blocking. */
+    assert_true(cJSON_IsNull(nd_test_json_get(json, "options.timeout.before")));
+    assert_int_equal((int)nd_test_json_number(json, "options.reuseaddr.before"), 0);
+    assert_int_equal((int)nd_test_json_number(json, "options.blocking.before"), 1);
+    /* Recipe 8: a buffer size. */
+    assert_true(nd_test_json_number(json, "options.sndbuf.before") > 0);
+    assert_true(nd_test_json_number(json, "options.rcvbuf.before") > 0);
+    assert_null(
+        cJSON_GetObjectItemCaseSensitive(nd_test_json_get(json, "options.sndbuf"), "requested"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(json, "bind"));
+    nd_test_response_free(&response);
+}
+
+static void test_before_and_after(void **state)
+{
+    (void)state;
+    struct nd_test_response response;
+    nd_test_get(&server,
+                "/sockopts?sndbuf=4096&rcvbuf=8192&nodelay=1&reuseaddr=1&timeout=100&blocking=0"
+                "&bind=1",
+                &response);
+    assert_int_equal(response.status, 200);
+    const cJSON *json = response.json;
+    /* What the kernel guarantees, not this machine's numbers. */
+    assert_true(nd_test_json_number(json, "options.sndbuf.after") >= 4096);
+    assert_true(nd_test_json_number(json, "options.rcvbuf.after") >= 8192);
+    assert_int_equal((int)nd_test_json_number(json, "options.sndbuf.requested"), 4096);
+    if (nd_test_json_number(json, "options.sndbuf.after") != 4096)
+        assert_true(strlen(nd_test_json_string(json, "options.sndbuf.note")) > 0);
+    assert_int_not_equal((int)nd_test_json_number(json, "options.nodelay.after"), 0);
+    assert_int_equal((int)nd_test_json_number(json, "options.reuseaddr.after"), 1);
+    assert_true(nd_test_json_number(json, "options.timeout.after") == 100.0);
+    assert_int_equal((int)nd_test_json_number(json, "options.blocking.after"), 0);
+    assert_string_equal(nd_test_json_string(json, "bind.address"), "127.0.0.1");
+    assert_true(nd_test_json_number(json, "bind.port") > 0);
+    nd_test_response_free(&response);
+
+    nd_test_get(&server, "/sockopts?type=udp&timeout=none&sndbuf=0", &response);
+    assert_int_equal(response.status, 200);
+    assert_null(
+        cJSON_GetObjectItemCaseSensitive(nd_test_json_get(response.json, "options"), "nodelay"));
+    assert_true(cJSON_IsNull(nd_test_json_get(response.json, "options.timeout.after")));
+    assert_true(nd_test_json_number(response.json, "options.sndbuf.after") > 0);
+    nd_test_response_free(&response);
+}
+
+static void test_bad_inputs(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path;
+        const char *code;
+        const char *param;
+    } cases[] = {
+        {"/sockopts?sndbuf=-1", "invalid_argument", "sndbuf"},
+        {"/sockopts?sndbuf=67108865", "out_of_range", "sndbuf"},
+        {"/sockopts?rcvbuf=lots", "invalid_argument", "rcvbuf"},
+        {"/sockopts?nodelay=2", "out_of_range", "nodelay"},
+        {"/sockopts?type=udp&nodelay=1", "invalid_argument", "nodelay"},
+        {"/sockopts?reuseaddr=yes", "invalid_argument", "reuseaddr"},
+        {"/sockopts?timeout=-5", "invalid_argument", "timeout"},
+        {"/sockopts?timeout=1000001", "out_of_range", "timeout"},
+        {"/sockopts?timeout=forever", "invalid_argument", "timeout"},
+        {"/sockopts?blocking=maybe", "invalid_argument", "blocking"},
+        {"/sockopts?type=sctp", "invalid_argument", "type"},
+        {"/sockopts?family=ipx", "invalid_argument", "family"},
+        {"/sockopts?bind=2", "invalid_argument", "bind"},
+        {"/sockopts?keepalive=1", "unknown_parameter", "keepalive"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct nd_test_response response;
+        nd_test_get(&server, cases[i].path, &response);
+        nd_test_assert_problem(&response, 400, cases[i].code, cases[i].param);
+        nd_test_response_free(&response);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_before_and_after),
+        cmocka_unit_test(test_bad_inputs),
+    };
+    return cmocka_run_group_tests(tests, start_server, stop_server);
+}
