@@ -126,7 +126,7 @@ static void print_usage(FILE *out)
         char flag[64];
         snprintf(flag, sizeof flag, "--%s", options[i].flag);
         fprintf(out, "  %-24s %s\n  %-24s env %s, default %s\n", flag, options[i].help, "",
-                options[i].env, options[i].default_text);
+                options[i].env, options[i].default_text[0] ? options[i].default_text : "(empty)");
     }
     fprintf(out, "  %-24s %s\n  %-24s %s\n", "--healthcheck [URL]",
             "GET URL (default: /healthz on --listen) and exit 0 on 200, else 1", "",
