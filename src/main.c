@@ -34,6 +34,7 @@ struct settings {
     uint64_t per_ip_connections;
     uint64_t connection_timeout_s;
     uint64_t drain_timeout_s;
+    uint64_t drain_delay_s;
     enum nd_log_format log_format;
     bool access_log;
     char cors_origin[128];
@@ -84,6 +85,8 @@ static const struct option options[] = {
      FIELD(per_ip_connections), "open HTTP connections per client address; 0 = no limit"},
     {"connection-timeout", "NETDIAG_CONNECTION_TIMEOUT", "60", OPTION_NUMBER, 1, 86400,
      FIELD(connection_timeout_s), "seconds an idle or stalled HTTP connection is kept"},
+    {"drain-delay", "NETDIAG_DRAIN_DELAY", "0", OPTION_NUMBER, 0, 600, FIELD(drain_delay_s),
+     "seconds between SIGTERM (/readyz turns 503) and closing the listening socket"},
     {"drain-timeout", "NETDIAG_DRAIN_TIMEOUT", "10", OPTION_NUMBER, 0, 3600, FIELD(drain_timeout_s),
      "seconds in-flight requests get to finish on SIGTERM"},
     {"log-format", "NETDIAG_LOG_FORMAT", "text", OPTION_LOG_FORMAT, 0, 0, FIELD(log_format),
@@ -435,9 +438,19 @@ static bool start_echo(const struct settings *settings, struct nd_echo **echo, c
     return true;
 }
 
-static void drain_and_stop(struct nd_http_server *server, uint64_t drain_timeout_s)
+/* SIGTERM: readiness turns 503 at once; after drain_delay_s (time for a load
+ * balancer to stop sending) the listening socket closes; requests in flight
+ * get up to drain_timeout_s to finish; then every connection is closed. */
+static void drain_and_stop(struct nd_http_server *server, uint64_t drain_delay_s,
+                           uint64_t drain_timeout_s)
 {
-    nd_http_drain(server);
+    nd_http_begin_drain(server);
+    for (uint64_t waited = 0; waited < drain_delay_s; waited++) {
+        const struct timespec second = {.tv_sec = 1, .tv_nsec = 0};
+        nanosleep(&second, NULL);
+        nd_log_flush();
+    }
+    nd_http_stop_accepting(server);
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     const struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
@@ -535,7 +548,7 @@ int main(int argc, char **argv)
                  : signal_number == SIGTERM ? "SIGTERM"
                                             : "?",
                  NULL);
-    drain_and_stop(server, settings.drain_timeout_s);
+    drain_and_stop(server, settings.drain_delay_s, settings.drain_timeout_s);
     nd_echo_stop(echo);
     nd_log_event("info", "stopped", NULL);
     nd_log_flush();

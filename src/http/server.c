@@ -378,10 +378,14 @@ enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_se
     return ND_OK;
 }
 
-void nd_http_drain(struct nd_http_server *server)
+void nd_http_begin_drain(struct nd_http_server *server)
 {
-    if (atomic_exchange(&server->draining, true))
-        return;
+    atomic_store(&server->draining, true);
+}
+
+void nd_http_stop_accepting(struct nd_http_server *server)
+{
+    atomic_store(&server->draining, true);
     MHD_socket fd = MHD_quiesce_daemon(server->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);

@@ -47,9 +47,13 @@ struct nd_http_server;
 enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_server **out,
                           struct nd_error *error);
 
-/* Turns /readyz not-ready, stops accepting connections and asks clients to
- * close after their current response. Requests already received go on. */
-void nd_http_drain(struct nd_http_server *server);
+/* Turns /readyz not-ready and asks clients to close after their current
+ * response; new connections are still accepted, so that a load balancer has
+ * time to notice before the door closes. */
+void nd_http_begin_drain(struct nd_http_server *server);
+
+/* Stops accepting connections. Requests already received go on. */
+void nd_http_stop_accepting(struct nd_http_server *server);
 
 bool nd_http_is_draining(const struct nd_http_server *server);
 

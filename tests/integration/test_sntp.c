@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,6 +383,54 @@ static void test_slow_requests_never_block_fast_ones(void **state)
     assert_int_equal(nd_test_server_stop(&isolated, 10000), 0);
 }
 
+struct single_request {
+    const struct nd_test_server *server;
+    char path[160];
+    struct nd_test_response response;
+};
+
+static void *request_in_background(void *context)
+{
+    struct single_request *request = context;
+    nd_test_get(request->server, request->path, &request->response);
+    return NULL;
+}
+
+static void test_sigterm_drains(void **state)
+{
+    (void)state;
+    struct nd_test_server draining;
+    nd_test_server_start(&draining, (const char *[]){"--drain-delay", "2", NULL});
+    struct fake fake;
+    start_fake("silent", &fake);
+    struct single_request slow = {.server = &draining};
+    snprintf(slow.path, sizeof slow.path, "/time/sntp?server=127.0.0.1:%u&timeout_ms=1500",
+             fake.port);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, request_in_background, &slow), 0);
+    for (int waited = 0; nd_test_count_in_file(fake.log_path, "dropped a request") < 1;
+         waited += 10) {
+        assert_true(waited < 3000);
+        usleep(10 * 1000);
+    }
+
+    assert_int_equal(kill(draining.pid, SIGTERM), 0);
+    usleep(200 * 1000);
+    /* Readiness turns first, while connections are still accepted. */
+    struct nd_test_response response;
+    nd_test_get(&draining, "/readyz", &response);
+    assert_int_equal(response.status, 503);
+    assert_string_equal(nd_test_json_string(response.json, "status"), "not_ready");
+    nd_test_response_free(&response);
+
+    /* The request in flight gets its whole answer. */
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    nd_test_assert_problem(&slow.response, 504, "timeout", "server");
+    nd_test_response_free(&slow.response);
+    assert_int_equal(nd_test_server_stop(&draining, 10000), 0);
+    nd_test_terminate(fake.pid);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -394,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_unresolvable_server),
         cmocka_unit_test(test_allow_list),
         cmocka_unit_test(test_slow_requests_never_block_fast_ones),
+        cmocka_unit_test(test_sigterm_drains),
     };
     int failures = cmocka_run_group_tests(tests, start_all, stop_all);
     curl_global_cleanup();
