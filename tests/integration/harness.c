@@ -449,3 +449,31 @@ unsigned nd_test_free_udp_port(void)
     close(fd);
     return ntohs(address.sin_port);
 }
+
+int nd_test_group_setup(void **state)
+{
+    struct nd_test_server *server = calloc(1, sizeof *server);
+    assert_non_null(server);
+    nd_test_server_start(server, NULL);
+    *state = server;
+    return 0;
+}
+
+int nd_test_group_teardown(void **state)
+{
+    struct nd_test_server *server = *state;
+    int status = nd_test_server_stop(server, 10000);
+    free(server);
+    return status == 0 ? 0 : -1;
+}
+
+void nd_test_expect_bad_inputs(const struct nd_test_server *server,
+                               const struct nd_test_bad_input *cases, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        struct nd_test_response response;
+        nd_test_get(server, cases[i].path, &response);
+        nd_test_assert_problem(&response, 400, cases[i].code, cases[i].param);
+        nd_test_response_free(&response);
+    }
+}

@@ -27,6 +27,12 @@ struct nd_test_server {
  * error. */
 void nd_test_server_start(struct nd_test_server *server, const char *const *extra_args);
 
+/* cmocka group fixtures for a file whose tests share one server started with
+ * the default flags: setup starts it and stores it in *state, teardown stops
+ * it and fails unless it exits 0. */
+int nd_test_group_setup(void **state);
+int nd_test_group_teardown(void **state);
+
 /* SIGTERM, then waits; returns the exit status (or 128 + signal). Fails the
  * test if the process does not exit within timeout_ms. Removes the directory. */
 int nd_test_server_stop(struct nd_test_server *server, int timeout_ms);
@@ -67,6 +73,17 @@ void nd_test_response_free(struct nd_test_response *response);
  * `param` members (param NULL = must be absent or ignored when "*"). */
 void nd_test_assert_problem(const struct nd_test_response *response, long status, const char *code,
                             const char *param);
+
+/* A request that must be refused with 400, the problem's code and param. */
+struct nd_test_bad_input {
+    const char *path;
+    const char *code;
+    const char *param;
+};
+
+/* Sends each request and asserts its 400 problem. */
+void nd_test_expect_bad_inputs(const struct nd_test_server *server,
+                               const struct nd_test_bad_input *cases, size_t count);
 
 /* JSON helpers that fail the test when the member is missing or of another type. */
 const cJSON *nd_test_json_get(const cJSON *object, const char *path); /* "a.b.0.c" */

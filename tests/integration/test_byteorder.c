@@ -9,26 +9,11 @@
 
 #include "harness.h"
 
-static struct nd_test_server server;
-
-static int start_server(void **state)
-{
-    (void)state;
-    nd_test_server_start(&server, NULL);
-    return 0;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    return nd_test_server_stop(&server, 10000) == 0 ? 0 : -1;
-}
-
 static void test_recipe_example(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/byteorder?value=1234", &response);
+    nd_test_get(server, "/byteorder?value=1234", &response);
     assert_int_equal(response.status, 200);
     assert_string_equal(response.content_type, "application/json");
     assert_string_equal(nd_test_json_string(response.json, "host_byte_order"), "little");
@@ -44,27 +29,27 @@ static void test_recipe_example(void **state)
 
 static void test_hex_and_widths(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/byteorder?value=0x12345678", &response);
+    nd_test_get(server, "/byteorder?value=0x12345678", &response);
     assert_int_equal(response.status, 200);
     assert_int_equal((long long)nd_test_json_number(response.json, "uint32.htonl"), 0x78563412LL);
     /* Too wide for 16 bits: only the 32-bit part. */
     assert_null(cJSON_GetObjectItemCaseSensitive(response.json, "uint16"));
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/byteorder?value=0xFFFFFFFF", &response);
+    nd_test_get(server, "/byteorder?value=0xFFFFFFFF", &response);
     assert_int_equal(response.status, 200);
     assert_int_equal((long long)nd_test_json_number(response.json, "uint32.ntohl"), 0xFFFFFFFFLL);
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/byteorder?value=1234&width=16", &response);
+    nd_test_get(server, "/byteorder?value=1234&width=16", &response);
     assert_int_equal(response.status, 200);
     assert_null(cJSON_GetObjectItemCaseSensitive(response.json, "uint32"));
     assert_int_equal((long)nd_test_json_number(response.json, "uint16.htons"), 53764);
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/byteorder?value=1234&width=32", &response);
+    nd_test_get(server, "/byteorder?value=1234&width=32", &response);
     assert_int_equal(response.status, 200);
     assert_null(cJSON_GetObjectItemCaseSensitive(response.json, "uint16"));
     nd_test_response_free(&response);
@@ -72,12 +57,8 @@ static void test_hex_and_widths(void **state)
 
 static void test_bad_inputs(void **state)
 {
-    (void)state;
-    static const struct {
-        const char *path;
-        const char *code;
-        const char *param;
-    } cases[] = {
+    struct nd_test_server *server = *state;
+    static const struct nd_test_bad_input cases[] = {
         {"/byteorder", "missing_parameter", "value"},
         {"/byteorder?value=", "invalid_argument", "value"},
         {"/byteorder?value=-1", "invalid_argument", "value"},
@@ -93,12 +74,7 @@ static void test_bad_inputs(void **state)
         {"/byteorder?value=1&width=x", "invalid_argument", "width"},
         {"/byteorder?value=1&bits=16", "unknown_parameter", "bits"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct nd_test_response response;
-        nd_test_get(&server, cases[i].path, &response);
-        nd_test_assert_problem(&response, 400, cases[i].code, cases[i].param);
-        nd_test_response_free(&response);
-    }
+    nd_test_expect_bad_inputs(server, cases, sizeof cases / sizeof cases[0]);
 }
 
 int main(void)
@@ -108,5 +84,5 @@ int main(void)
         cmocka_unit_test(test_hex_and_widths),
         cmocka_unit_test(test_bad_inputs),
     };
-    return cmocka_run_group_tests(tests, start_server, stop_server);
+    return cmocka_run_group_tests(tests, nd_test_group_setup, nd_test_group_teardown);
 }

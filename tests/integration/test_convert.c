@@ -10,21 +10,6 @@
 
 #include "harness.h"
 
-static struct nd_test_server server;
-
-static int start_server(void **state)
-{
-    (void)state;
-    nd_test_server_start(&server, NULL);
-    return 0;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    return nd_test_server_stop(&server, 10000) == 0 ? 0 : -1;
-}
-
 static bool has_property(const cJSON *result, const char *name)
 {
     const cJSON *item;
@@ -38,9 +23,9 @@ static bool has_property(const cJSON *result, const char *name)
 
 static void test_recipe_example(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/convert?ip=127.0.0.1&ip=192.168.0.111", &response);
+    nd_test_get(server, "/convert?ip=127.0.0.1&ip=192.168.0.111", &response);
     assert_int_equal(response.status, 200);
     assert_int_equal(cJSON_GetArraySize(nd_test_json_get(response.json, "results")), 2);
     assert_string_equal(nd_test_json_string(response.json, "results.0.packed_hex"), "7f000001");
@@ -60,9 +45,9 @@ static void test_recipe_example(void **state)
 
 static void test_ipv6(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/convert?ip=2001:db8::1", &response);
+    nd_test_get(server, "/convert?ip=2001:db8::1", &response);
     assert_int_equal(response.status, 200);
     const cJSON *result = nd_test_json_get(response.json, "results.0");
     assert_string_equal(nd_test_json_string(result, "family"), "ipv6");
@@ -78,9 +63,9 @@ static void test_ipv6(void **state)
 
 static void test_reverse_directions(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/convert?hex=c0a80001&int=3232235521", &response);
+    nd_test_get(server, "/convert?hex=c0a80001&int=3232235521", &response);
     assert_int_equal(response.status, 200);
     assert_string_equal(nd_test_json_string(response.json, "results.0.address"), "192.168.0.1");
     assert_string_equal(nd_test_json_string(response.json, "results.0.input_kind"), "hex");
@@ -88,7 +73,7 @@ static void test_reverse_directions(void **state)
     assert_string_equal(nd_test_json_string(response.json, "results.1.input_kind"), "int");
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/convert?int=1&family=ipv6", &response);
+    nd_test_get(server, "/convert?int=1&family=ipv6", &response);
     assert_int_equal(response.status, 200);
     assert_string_equal(nd_test_json_string(response.json, "results.0.address"), "::1");
     nd_test_response_free(&response);
@@ -96,15 +81,15 @@ static void test_reverse_directions(void **state)
 
 static void test_legacy_inet_aton_is_shown(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/convert?ip=127.1", &response);
+    nd_test_get(server, "/convert?ip=127.1", &response);
     nd_test_assert_problem(&response, 400, "invalid_argument", "ip");
     assert_string_equal(nd_test_json_string(response.json, "inet_aton.address"), "127.0.0.1");
     assert_non_null(strstr(nd_test_json_string(response.json, "detail"), "127.0.0.1"));
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/convert?ip=010.0.0.1", &response);
+    nd_test_get(server, "/convert?ip=010.0.0.1", &response);
     nd_test_assert_problem(&response, 400, "invalid_argument", "ip");
     assert_string_equal(nd_test_json_string(response.json, "inet_aton.address"), "8.0.0.1");
     nd_test_response_free(&response);
@@ -112,12 +97,8 @@ static void test_legacy_inet_aton_is_shown(void **state)
 
 static void test_bad_inputs(void **state)
 {
-    (void)state;
-    static const struct {
-        const char *path;
-        const char *code;
-        const char *param;
-    } cases[] = {
+    struct nd_test_server *server = *state;
+    static const struct nd_test_bad_input cases[] = {
         {"/convert", "missing_parameter", "ip"},
         {"/convert?ip=", "invalid_argument", "ip"},
         {"/convert?ip=300.1.2.3", "invalid_argument", "ip"},
@@ -132,29 +113,24 @@ static void test_bad_inputs(void **state)
         {"/convert?int=1&family=ipx", "invalid_argument", "family"},
         {"/convert?address=1.2.3.4", "unknown_parameter", "address"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct nd_test_response response;
-        nd_test_get(&server, cases[i].path, &response);
-        nd_test_assert_problem(&response, 400, cases[i].code, cases[i].param);
-        nd_test_response_free(&response);
-    }
+    nd_test_expect_bad_inputs(server, cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_at_most_64_addresses(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     char path[2048] = "/convert?";
     for (int i = 0; i < 65; i++) {
         size_t used = strlen(path);
         snprintf(path + used, sizeof path - used, "%sip=10.0.0.%d", i ? "&" : "", i);
     }
     struct nd_test_response response;
-    nd_test_get(&server, path, &response);
+    nd_test_get(server, path, &response);
     nd_test_assert_problem(&response, 400, "too_many_values", "ip");
     nd_test_response_free(&response);
 
     *strrchr(path, '&') = '\0';
-    nd_test_get(&server, path, &response);
+    nd_test_get(server, path, &response);
     assert_int_equal(response.status, 200);
     assert_int_equal(cJSON_GetArraySize(nd_test_json_get(response.json, "results")), 64);
     nd_test_response_free(&response);
@@ -167,5 +143,5 @@ int main(void)
         cmocka_unit_test(test_reverse_directions), cmocka_unit_test(test_legacy_inet_aton_is_shown),
         cmocka_unit_test(test_bad_inputs),         cmocka_unit_test(test_at_most_64_addresses),
     };
-    return cmocka_run_group_tests(tests, start_server, stop_server);
+    return cmocka_run_group_tests(tests, nd_test_group_setup, nd_test_group_teardown);
 }

@@ -19,21 +19,6 @@
 
 #include "harness.h"
 
-static struct nd_test_server server;
-
-static int start_server(void **state)
-{
-    (void)state;
-    nd_test_server_start(&server, NULL);
-    return server.echo_port ? 0 : -1;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    return nd_test_server_stop(&server, 10000) == 0 ? 0 : -1;
-}
-
 static void send_all(int fd, const void *data, size_t length)
 {
     const char *cursor = data;
@@ -62,10 +47,10 @@ static size_t receive_all(int fd, void *data, size_t size)
     return total;
 }
 
-static double metric(const char *name)
+static double metric(const struct nd_test_server *server, const char *name)
 {
     struct nd_test_response response;
-    nd_test_get(&server, "/metrics", &response);
+    nd_test_get(server, "/metrics", &response);
     assert_int_equal(response.status, 200);
     char pattern[128];
     snprintf(pattern, sizeof pattern, "\n%s ", name);
@@ -78,9 +63,9 @@ static double metric(const char *name)
 
 static void test_recipe_exchange(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     static const char message[] = "Test message. This will be echoed";
-    int fd = nd_test_connect(server.echo_port);
+    int fd = nd_test_connect(server->echo_port);
     send_all(fd, message, sizeof message - 1);
     char answer[64];
     assert_int_equal(receive_all(fd, answer, sizeof message - 1), sizeof message - 1);
@@ -90,11 +75,11 @@ static void test_recipe_exchange(void **state)
 
 static void test_external_client(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     char command[256];
     snprintf(command, sizeof command,
              "printf 'hello from socat' | socat -t 2 - TCP:127.0.0.1:%u,shut-down",
-             server.echo_port);
+             server->echo_port);
     FILE *pipe = popen(command, "r");
     assert_non_null(pipe);
     char output[64] = "";
@@ -106,12 +91,12 @@ static void test_external_client(void **state)
 
 static void test_half_close_flushes_everything(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     enum { SIZE = 300000 };
     char *data = malloc(SIZE), *answer = malloc(SIZE + 1);
     for (size_t i = 0; i < SIZE; i++)
         data[i] = (char)(i * 7 + 3);
-    int fd = nd_test_connect(server.echo_port);
+    int fd = nd_test_connect(server->echo_port);
     send_all(fd, data, SIZE);
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
     /* Everything comes back, then EOF: the server closes once flushed. */
@@ -139,7 +124,8 @@ static uint32_t next_random(uint32_t *seed)
 
 /* Many clients at once, each sending random data in random chunks while
  * reading; every byte must come back in order. */
-static void run_concurrent_clients(unsigned count, size_t bytes_each)
+static void run_concurrent_clients(const struct nd_test_server *server, unsigned count,
+                                   size_t bytes_each)
 {
     struct client *clients = calloc(count, sizeof *clients);
     struct pollfd *polls = calloc(count, sizeof *polls);
@@ -149,7 +135,7 @@ static void run_concurrent_clients(unsigned count, size_t bytes_each)
         clients[i].data = malloc(bytes_each);
         for (size_t j = 0; j < bytes_each; j++)
             clients[i].data[j] = (unsigned char)next_random(&seed);
-        clients[i].fd = nd_test_connect(server.echo_port);
+        clients[i].fd = nd_test_connect(server->echo_port);
         assert_int_equal(fcntl(clients[i].fd, F_SETFL, O_NONBLOCK), 0);
     }
     unsigned done = 0;
@@ -208,13 +194,13 @@ static void run_concurrent_clients(unsigned count, size_t bytes_each)
 
 static void test_200_concurrent_clients(void **state)
 {
-    (void)state;
-    double bytes_before = metric("netdiag_echo_sent_bytes_total");
-    run_concurrent_clients(200, 1 << 20);
-    double bytes_after = metric("netdiag_echo_sent_bytes_total");
+    struct nd_test_server *server = *state;
+    double bytes_before = metric(server, "netdiag_echo_sent_bytes_total");
+    run_concurrent_clients(server, 200, 1 << 20);
+    double bytes_after = metric(server, "netdiag_echo_sent_bytes_total");
     assert_true(bytes_after - bytes_before >= 200.0 * (1 << 20));
     /* Every connection is gone once the clients are. */
-    for (int waited = 0; metric("netdiag_echo_connections_open") != 0; waited += 50) {
+    for (int waited = 0; metric(server, "netdiag_echo_connections_open") != 0; waited += 50) {
         assert_true(waited < 3000);
         usleep(50 * 1000);
     }
@@ -222,13 +208,13 @@ static void test_200_concurrent_clients(void **state)
 
 static void test_slow_reader_gets_everything(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     enum { SIZE = 8 << 20 };
     unsigned char *data = malloc(SIZE);
     uint32_t seed = 12345;
     for (size_t i = 0; i < SIZE; i++)
         data[i] = (unsigned char)next_random(&seed);
-    int fd = nd_test_connect(server.echo_port);
+    int fd = nd_test_connect(server->echo_port);
     assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
     size_t sent = 0, received = 0;
     unsigned char buffer[4096];
@@ -333,5 +319,5 @@ int main(void)
         cmocka_unit_test(test_connection_limit_refuses_and_counts),
         cmocka_unit_test(test_echo_can_be_disabled),
     };
-    return cmocka_run_group_tests(tests, start_server, stop_server);
+    return cmocka_run_group_tests(tests, nd_test_group_setup, nd_test_group_teardown);
 }

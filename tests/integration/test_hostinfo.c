@@ -10,29 +10,14 @@
 
 #include "harness.h"
 
-static struct nd_test_server server;
-
-static int start_server(void **state)
-{
-    (void)state;
-    nd_test_server_start(&server, NULL);
-    return 0;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    return nd_test_server_stop(&server, 10000) == 0 ? 0 : -1;
-}
-
 static void test_host_name_and_interfaces(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     char host_name[256];
     assert_int_equal(gethostname(host_name, sizeof host_name), 0);
 
     struct nd_test_response response;
-    nd_test_get(&server, "/hostinfo", &response);
+    nd_test_get(server, "/hostinfo", &response);
     assert_int_equal(response.status, 200);
     assert_string_equal(nd_test_json_string(response.json, "host_name"), host_name);
     const cJSON *interfaces = nd_test_json_get(response.json, "interfaces");
@@ -80,9 +65,9 @@ static void test_host_name_and_interfaces(void **state)
 
 static void test_takes_no_parameters(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/hostinfo?verbose=1", &response);
+    nd_test_get(server, "/hostinfo?verbose=1", &response);
     nd_test_assert_problem(&response, 400, "unknown_parameter", "verbose");
     nd_test_response_free(&response);
 }
@@ -93,5 +78,5 @@ int main(void)
         cmocka_unit_test(test_host_name_and_interfaces),
         cmocka_unit_test(test_takes_no_parameters),
     };
-    return cmocka_run_group_tests(tests, start_server, stop_server);
+    return cmocka_run_group_tests(tests, nd_test_group_setup, nd_test_group_teardown);
 }

@@ -12,32 +12,17 @@
 
 #include "harness.h"
 
-static struct nd_test_server server;
-
-static int start_server(void **state)
-{
-    (void)state;
-    nd_test_server_start(&server, NULL);
-    return 0;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    return nd_test_server_stop(&server, 10000) == 0 ? 0 : -1;
-}
-
 static void test_healthz_and_readyz(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/healthz", &response);
+    nd_test_get(server, "/healthz", &response);
     assert_int_equal(response.status, 200);
     assert_string_equal(response.content_type, "application/json");
     assert_string_equal(nd_test_json_string(response.json, "status"), "ok");
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/readyz", &response);
+    nd_test_get(server, "/readyz", &response);
     assert_int_equal(response.status, 200);
     assert_string_equal(nd_test_json_string(response.json, "status"), "ready");
     nd_test_response_free(&response);
@@ -45,9 +30,9 @@ static void test_healthz_and_readyz(void **state)
 
 static void test_index_lists_endpoints(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/", &response);
+    nd_test_get(server, "/", &response);
     assert_int_equal(response.status, 200);
     assert_string_equal(nd_test_json_string(response.json, "service"), "netdiag");
     const cJSON *endpoints = nd_test_json_get(response.json, "endpoints");
@@ -64,24 +49,24 @@ static void test_index_lists_endpoints(void **state)
 
 static void test_unknown_path_is_404(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/nope", &response);
+    nd_test_get(server, "/nope", &response);
     nd_test_assert_problem(&response, 404, "not_found", NULL);
     nd_test_response_free(&response);
 
-    nd_test_request(&server, "DELETE", "/also/nope", NULL, &response);
+    nd_test_request(server, "DELETE", "/also/nope", NULL, &response);
     nd_test_assert_problem(&response, 404, "not_found", NULL);
     nd_test_response_free(&response);
 }
 
 static void test_wrong_method_is_405_with_allow(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     static const char *const methods[] = {"POST", "PUT", "DELETE", "PATCH"};
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         struct nd_test_response response;
-        nd_test_request(&server, methods[i], "/byteorder?value=1", NULL, &response);
+        nd_test_request(server, methods[i], "/byteorder?value=1", NULL, &response);
         nd_test_assert_problem(&response, 405, "method_not_allowed", NULL);
         char allow[128];
         assert_true(nd_test_header(&response, "Allow", allow, sizeof allow));
@@ -92,10 +77,10 @@ static void test_wrong_method_is_405_with_allow(void **state)
 
 static void test_head_has_headers_and_no_body(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response get, head;
-    nd_test_get(&server, "/byteorder?value=1234", &get);
-    nd_test_request(&server, "HEAD", "/byteorder?value=1234", NULL, &head);
+    nd_test_get(server, "/byteorder?value=1234", &get);
+    nd_test_request(server, "HEAD", "/byteorder?value=1234", NULL, &head);
     assert_int_equal(head.status, 200);
     assert_int_equal(head.body_length, 0);
     assert_string_equal(head.content_type, "application/json");
@@ -108,11 +93,11 @@ static void test_head_has_headers_and_no_body(void **state)
 
 static void test_options_and_cors(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
     const char *const headers[] = {"Origin: http://example.test",
                                    "Access-Control-Request-Method: GET", NULL};
-    nd_test_request(&server, "OPTIONS", "/convert", headers, &response);
+    nd_test_request(server, "OPTIONS", "/convert", headers, &response);
     assert_int_equal(response.status, 204);
     char value[128];
     assert_true(nd_test_header(&response, "Allow", value, sizeof value));
@@ -124,7 +109,7 @@ static void test_options_and_cors(void **state)
         nd_test_header(&response, "Access-Control-Allow-Credentials", value, sizeof value));
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/healthz", &response);
+    nd_test_get(server, "/healthz", &response);
     assert_true(nd_test_header(&response, "Access-Control-Allow-Origin", value, sizeof value));
     assert_string_equal(value, "*");
     nd_test_response_free(&response);
@@ -146,9 +131,9 @@ static void test_cors_can_be_turned_off(void **state)
 
 static void test_unknown_parameter_is_named(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/service?port=53&prot=udp", &response);
+    nd_test_get(server, "/service?port=53&prot=udp", &response);
     nd_test_assert_problem(&response, 400, "unknown_parameter", "prot");
     assert_non_null(strstr(nd_test_json_string(response.json, "detail"), "protocol"));
     nd_test_response_free(&response);
@@ -156,42 +141,42 @@ static void test_unknown_parameter_is_named(void **state)
 
 static void test_bad_query_encoding(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/byteorder?value=12%zz", &response);
+    nd_test_get(server, "/byteorder?value=12%zz", &response);
     nd_test_assert_problem(&response, 400, "invalid_query", "value");
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/byteorder?value=1%00", &response);
+    nd_test_get(server, "/byteorder?value=1%00", &response);
     nd_test_assert_problem(&response, 400, "invalid_query", "value");
     assert_non_null(strstr(nd_test_json_string(response.json, "detail"), "NUL"));
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/byteorder?value=1%4", &response);
+    nd_test_get(server, "/byteorder?value=1%4", &response);
     nd_test_assert_problem(&response, 400, "invalid_query", "value");
     nd_test_response_free(&response);
 
     /* Invalid UTF-8 echoed back must not break the JSON. */
-    nd_test_get(&server, "/convert?ip=%ff%fe", &response);
+    nd_test_get(server, "/convert?ip=%ff%fe", &response);
     nd_test_assert_problem(&response, 400, "invalid_argument", "ip");
     nd_test_response_free(&response);
 }
 
 static void test_duplicate_single_parameter(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/byteorder?value=1&value=2", &response);
+    nd_test_get(server, "/byteorder?value=1&value=2", &response);
     nd_test_assert_problem(&response, 400, "duplicate_parameter", "value");
     nd_test_response_free(&response);
 }
 
 static void test_pretty_printing(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response compact, pretty;
-    nd_test_get(&server, "/byteorder?value=1234", &compact);
-    nd_test_get(&server, "/byteorder?value=1234&pretty=1", &pretty);
+    nd_test_get(server, "/byteorder?value=1234", &compact);
+    nd_test_get(server, "/byteorder?value=1234&pretty=1", &pretty);
     assert_null(strchr(compact.body, '\t'));
     assert_ptr_equal(strchr(compact.body, '\n'), compact.body + compact.body_length - 1);
     assert_non_null(strstr(pretty.body, "\n\t"));
@@ -199,24 +184,24 @@ static void test_pretty_printing(void **state)
     nd_test_response_free(&compact);
     nd_test_response_free(&pretty);
 
-    nd_test_get(&server, "/byteorder?value=1234&pretty=maybe", &pretty);
+    nd_test_get(server, "/byteorder?value=1234&pretty=maybe", &pretty);
     nd_test_assert_problem(&pretty, 400, "invalid_argument", "pretty");
     nd_test_response_free(&pretty);
 }
 
 static void test_request_id_echoed_or_generated(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
     char id[128];
     const char *const headers[] = {"X-Request-Id: trace-42.abc", NULL};
-    nd_test_request(&server, "GET", "/healthz", headers, &response);
+    nd_test_request(server, "GET", "/healthz", headers, &response);
     assert_true(nd_test_header(&response, "X-Request-Id", id, sizeof id));
     assert_string_equal(id, "trace-42.abc");
     nd_test_response_free(&response);
 
     const char *const hostile[] = {"X-Request-Id: bad id\"with quotes", NULL};
-    nd_test_request(&server, "GET", "/healthz", hostile, &response);
+    nd_test_request(server, "GET", "/healthz", hostile, &response);
     assert_true(nd_test_header(&response, "X-Request-Id", id, sizeof id));
     assert_int_equal(strlen(id), 20);
     assert_null(strchr(id, '"'));
@@ -231,14 +216,14 @@ static bool line_has(const char *line, const char *end, const char *field)
 
 static void test_access_log_line(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
     const char *const headers[] = {"X-Request-Id: log-line-check-7", NULL};
-    nd_test_request(&server, "GET", "/byteorder?value=7", headers, &response);
+    nd_test_request(server, "GET", "/byteorder?value=7", headers, &response);
     nd_test_response_free(&response);
     /* The access log is buffered and flushed once a second. */
-    assert_true(nd_test_server_wait_log(&server, "request_id=log-line-check-7", 3000));
-    char *log = nd_test_server_log(&server);
+    assert_true(nd_test_server_wait_log(server, "request_id=log-line-check-7", 3000));
+    char *log = nd_test_server_log(server);
     const char *line = strstr(log, "method=GET target=\"/byteorder?value=7\" ");
     assert_non_null(line);
     const char *end = strchr(line, '\n');
@@ -253,10 +238,10 @@ static void test_access_log_line(void **state)
 
 static void test_body_on_get_is_rejected(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
     const char *const headers[] = {"Content-Length: 5", "Content-Type: text/plain", NULL};
-    nd_test_request(&server, "GET", "/healthz", headers, &response);
+    nd_test_request(server, "GET", "/healthz", headers, &response);
     /* curl sends no body for GET, so the server must answer without waiting for one. */
     nd_test_assert_problem(&response, 413, "body_not_allowed", NULL);
     nd_test_response_free(&response);
@@ -315,5 +300,5 @@ int main(void)
         cmocka_unit_test(test_body_on_get_is_rejected),
         cmocka_unit_test(test_sigterm_exits_cleanly),
     };
-    return cmocka_run_group_tests(tests, start_server, stop_server);
+    return cmocka_run_group_tests(tests, nd_test_group_setup, nd_test_group_teardown);
 }

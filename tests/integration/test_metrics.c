@@ -12,21 +12,6 @@
 
 #include "harness.h"
 
-static struct nd_test_server server;
-
-static int start_server(void **state)
-{
-    (void)state;
-    nd_test_server_start(&server, NULL);
-    return 0;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    return nd_test_server_stop(&server, 10000) == 0 ? 0 : -1;
-}
-
 /* The value of the sample line that starts with series (labels included);
  * 0 when the series has no line yet. */
 static double sample(const char *text, const char *series)
@@ -37,10 +22,10 @@ static double sample(const char *text, const char *series)
     return line ? strtod(line + strlen(pattern), NULL) : 0;
 }
 
-static char *scrape(void)
+static char *scrape(const struct nd_test_server *server)
 {
     struct nd_test_response response;
-    nd_test_get(&server, "/metrics", &response);
+    nd_test_get(server, "/metrics", &response);
     assert_int_equal(response.status, 200);
     assert_string_equal(response.content_type, "text/plain; version=0.0.4; charset=utf-8");
     char *text = strdup(response.body);
@@ -50,7 +35,7 @@ static char *scrape(void)
 
 static void test_counters_move(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     static const char ok_series[] =
         "netdiag_http_requests_total{route=\"/byteorder\",method=\"GET\",status=\"200\"}";
     static const char bad_series[] =
@@ -59,18 +44,18 @@ static void test_counters_move(void **state)
         "netdiag_http_request_duration_seconds_count{route=\"/byteorder\"}";
     static const char unmatched[] =
         "netdiag_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"}";
-    char *before = scrape();
+    char *before = scrape(server);
     for (int i = 0; i < 3; i++) {
         struct nd_test_response response;
-        nd_test_get(&server, "/byteorder?value=1234", &response);
+        nd_test_get(server, "/byteorder?value=1234", &response);
         nd_test_response_free(&response);
     }
     struct nd_test_response response;
-    nd_test_get(&server, "/byteorder?value=-1", &response);
+    nd_test_get(server, "/byteorder?value=-1", &response);
     nd_test_response_free(&response);
-    nd_test_get(&server, "/no/such/path", &response);
+    nd_test_get(server, "/no/such/path", &response);
     nd_test_response_free(&response);
-    char *after = scrape();
+    char *after = scrape(server);
     assert_true(sample(after, ok_series) - sample(before, ok_series) == 3);
     assert_true(sample(after, bad_series) - sample(before, bad_series) == 1);
     assert_true(sample(after, latency_count) - sample(before, latency_count) == 4);
@@ -86,8 +71,8 @@ static void test_counters_move(void **state)
 
 static void test_promtool_accepts(void **state)
 {
-    (void)state;
-    char *text = scrape();
+    struct nd_test_server *server = *state;
+    char *text = scrape(server);
     FILE *promtool = popen("promtool check metrics > /dev/null 2>&1", "w");
     assert_non_null(promtool);
     fputs(text, promtool);
@@ -103,5 +88,5 @@ int main(void)
         cmocka_unit_test(test_counters_move),
         cmocka_unit_test(test_promtool_accepts),
     };
-    return cmocka_run_group_tests(tests, start_server, stop_server);
+    return cmocka_run_group_tests(tests, nd_test_group_setup, nd_test_group_teardown);
 }

@@ -12,21 +12,6 @@
 
 #include "harness.h"
 
-static struct nd_test_server server;
-
-static int start_server(void **state)
-{
-    (void)state;
-    nd_test_server_start(&server, NULL);
-    return 0;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    return nd_test_server_stop(&server, 10000) == 0 ? 0 : -1;
-}
-
 static bool has_address(const cJSON *result, const char *address)
 {
     const cJSON *item;
@@ -51,9 +36,9 @@ static bool localhost_has_ipv6(void)
 
 static void test_localhost(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/resolve?host=localhost&family=ipv4", &response);
+    nd_test_get(server, "/resolve?host=localhost&family=ipv4", &response);
     assert_int_equal(response.status, 200);
     const cJSON *result = nd_test_json_get(response.json, "results.0");
     assert_true(nd_test_json_bool(result, "found"));
@@ -65,7 +50,7 @@ static void test_localhost(void **state)
     assert_int_equal(cJSON_GetArraySize(nd_test_json_get(result, "addresses")), 1);
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/resolve?host=localhost&family=ipv6", &response);
+    nd_test_get(server, "/resolve?host=localhost&family=ipv6", &response);
     if (localhost_has_ipv6()) {
         assert_int_equal(response.status, 200);
         assert_string_equal(nd_test_json_string(response.json, "results.0.addresses.0.family"),
@@ -76,7 +61,7 @@ static void test_localhost(void **state)
     }
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/resolve?host=::1&family=ipv6", &response);
+    nd_test_get(server, "/resolve?host=::1&family=ipv6", &response);
     assert_int_equal(response.status, 200);
     assert_true(has_address(nd_test_json_get(response.json, "results.0"), "::1"));
     nd_test_response_free(&response);
@@ -84,16 +69,16 @@ static void test_localhost(void **state)
 
 static void test_nonexistent_name(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
     /* RFC 6761: .invalid names never exist. */
-    nd_test_get(&server, "/resolve?host=www.netdiag-test.invalid", &response);
+    nd_test_get(server, "/resolve?host=www.netdiag-test.invalid", &response);
     nd_test_assert_problem(&response, 404, "EAI_NONAME", "host");
     assert_non_null(strstr(nd_test_json_string(response.json, "detail"), "getaddrinfo"));
     nd_test_response_free(&response);
 
     /* Among several, a miss is listed and the rest answered. */
-    nd_test_get(&server, "/resolve?host=localhost&host=nothing.invalid&family=ipv4", &response);
+    nd_test_get(server, "/resolve?host=localhost&host=nothing.invalid&family=ipv4", &response);
     assert_int_equal(response.status, 200);
     assert_true(nd_test_json_bool(response.json, "results.0.found"));
     assert_false(nd_test_json_bool(response.json, "results.1.found"));
@@ -103,9 +88,9 @@ static void test_nonexistent_name(void **state)
 
 static void test_reverse_lookup(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/resolve?addr=127.0.0.1", &response);
+    nd_test_get(server, "/resolve?addr=127.0.0.1", &response);
     assert_int_equal(response.status, 200);
     assert_true(nd_test_json_bool(response.json, "results.0.found"));
     assert_string_equal(nd_test_json_string(response.json, "results.0.name"), "localhost");
@@ -114,7 +99,7 @@ static void test_reverse_lookup(void **state)
 
 static void test_invalid_names(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     char long_label[128], long_name[300];
     memset(long_label, 'a', 64);
     snprintf(long_label + 64, sizeof long_label - 64, ".example");
@@ -137,7 +122,7 @@ static void test_invalid_names(void **state)
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         struct nd_test_response response;
-        nd_test_get(&server, paths[i], &response);
+        nd_test_get(server, paths[i], &response);
         nd_test_assert_problem(&response, 400, "invalid_argument", "host");
         nd_test_response_free(&response);
     }
@@ -145,12 +130,8 @@ static void test_invalid_names(void **state)
 
 static void test_bad_parameters(void **state)
 {
-    (void)state;
-    static const struct {
-        const char *path;
-        const char *code;
-        const char *param;
-    } cases[] = {
+    struct nd_test_server *server = *state;
+    static const struct nd_test_bad_input cases[] = {
         {"/resolve", "missing_parameter", "host"},
         {"/resolve?host=localhost&family=ipv5", "invalid_argument", "family"},
         {"/resolve?host=localhost&timeout_ms=0", "out_of_range", "timeout_ms"},
@@ -160,18 +141,13 @@ static void test_bad_parameters(void **state)
         {"/resolve?addr=300.0.0.1", "invalid_argument", "addr"},
         {"/resolve?name=localhost", "unknown_parameter", "name"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct nd_test_response response;
-        nd_test_get(&server, cases[i].path, &response);
-        nd_test_assert_problem(&response, 400, cases[i].code, cases[i].param);
-        nd_test_response_free(&response);
-    }
+    nd_test_expect_bad_inputs(server, cases, sizeof cases / sizeof cases[0]);
 
     char path[512] = "/resolve?";
     for (int i = 0; i < 17; i++)
         strcat(path, i ? "&host=localhost" : "host=localhost");
     struct nd_test_response response;
-    nd_test_get(&server, path, &response);
+    nd_test_get(server, path, &response);
     nd_test_assert_problem(&response, 400, "too_many_values", "host");
     nd_test_response_free(&response);
 }
@@ -183,5 +159,5 @@ int main(void)
         cmocka_unit_test(test_reverse_lookup), cmocka_unit_test(test_invalid_names),
         cmocka_unit_test(test_bad_parameters),
     };
-    return cmocka_run_group_tests(tests, start_server, stop_server);
+    return cmocka_run_group_tests(tests, nd_test_group_setup, nd_test_group_teardown);
 }

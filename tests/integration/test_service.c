@@ -9,30 +9,15 @@
 
 #include "harness.h"
 
-static struct nd_test_server server;
-
-static int start_server(void **state)
-{
-    (void)state;
-    nd_test_server_start(&server, NULL);
-    return 0;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    return nd_test_server_stop(&server, 10000) == 0 ? 0 : -1;
-}
-
 static void test_recipe_example(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     static const struct {
         long port;
         const char *name;
     } expected[] = {{80, "http"}, {25, "smtp"}, {53, "domain"}, {443, "https"}};
     struct nd_test_response response;
-    nd_test_get(&server, "/service?port=80,25&port=53&port=443&protocol=tcp", &response);
+    nd_test_get(server, "/service?port=80,25&port=53&port=443&protocol=tcp", &response);
     assert_int_equal(response.status, 200);
     const cJSON *results = nd_test_json_get(response.json, "results");
     assert_int_equal(cJSON_GetArraySize(results), 4);
@@ -50,15 +35,15 @@ static void test_recipe_example(void **state)
 
 static void test_name_to_port(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/service?name=http", &response);
+    nd_test_get(server, "/service?name=http", &response);
     assert_int_equal(response.status, 200);
     assert_int_equal((long)nd_test_json_number(response.json, "results.0.port"), 80);
     assert_string_equal(nd_test_json_string(response.json, "protocol"), "tcp");
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/service?name=domain&protocol=udp", &response);
+    nd_test_get(server, "/service?name=domain&protocol=udp", &response);
     assert_int_equal(response.status, 200);
     assert_int_equal((long)nd_test_json_number(response.json, "results.0.port"), 53);
     assert_string_equal(nd_test_json_string(response.json, "results.0.protocol"), "udp");
@@ -67,19 +52,19 @@ static void test_name_to_port(void **state)
 
 static void test_not_found(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/service?port=9999", &response);
+    nd_test_get(server, "/service?port=9999", &response);
     nd_test_assert_problem(&response, 404, "not_found", "port");
     assert_non_null(strstr(nd_test_json_string(response.json, "detail"), "9999"));
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/service?name=no-such-service", &response);
+    nd_test_get(server, "/service?name=no-such-service", &response);
     nd_test_assert_problem(&response, 404, "not_found", "name");
     nd_test_response_free(&response);
 
     /* Partly found: the found ones and the misses, each marked. */
-    nd_test_get(&server, "/service?port=80,9999", &response);
+    nd_test_get(server, "/service?port=80,9999", &response);
     assert_int_equal(response.status, 200);
     assert_true(nd_test_json_bool(response.json, "results.0.found"));
     assert_false(nd_test_json_bool(response.json, "results.1.found"));
@@ -89,12 +74,8 @@ static void test_not_found(void **state)
 
 static void test_bad_inputs(void **state)
 {
-    (void)state;
-    static const struct {
-        const char *path;
-        const char *code;
-        const char *param;
-    } cases[] = {
+    struct nd_test_server *server = *state;
+    static const struct nd_test_bad_input cases[] = {
         {"/service", "missing_parameter", "port"},
         {"/service?port=65536", "out_of_range", "port"},
         {"/service?port=-1", "invalid_argument", "port"},
@@ -106,12 +87,7 @@ static void test_bad_inputs(void **state)
         {"/service?name=", "invalid_argument", "name"},
         {"/service?port=80&prot=udp", "unknown_parameter", "prot"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct nd_test_response response;
-        nd_test_get(&server, cases[i].path, &response);
-        nd_test_assert_problem(&response, 400, cases[i].code, cases[i].param);
-        nd_test_response_free(&response);
-    }
+    nd_test_expect_bad_inputs(server, cases, sizeof cases / sizeof cases[0]);
 }
 
 int main(void)
@@ -122,5 +98,5 @@ int main(void)
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_bad_inputs),
     };
-    return cmocka_run_group_tests(tests, start_server, stop_server);
+    return cmocka_run_group_tests(tests, nd_test_group_setup, nd_test_group_teardown);
 }

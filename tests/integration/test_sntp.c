@@ -221,11 +221,7 @@ static void test_timeouts(void **state)
 static void test_bad_parameters(void **state)
 {
     (void)state;
-    static const struct {
-        const char *path;
-        const char *code;
-        const char *param;
-    } cases[] = {
+    static const struct nd_test_bad_input cases[] = {
         {"/time/sntp?server=", "invalid_argument", "server"},
         {"/time/sntp?server=bad%20name", "invalid_argument", "server"},
         {"/time/sntp?server=a..b", "invalid_argument", "server"},
@@ -238,12 +234,7 @@ static void test_bad_parameters(void **state)
         {"/time/sntp?version=5", "invalid_argument", "version"},
         {"/time/sntp?host=pool.ntp.org", "unknown_parameter", "host"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct nd_test_response response;
-        nd_test_get(&server, cases[i].path, &response);
-        nd_test_assert_problem(&response, 400, cases[i].code, cases[i].param);
-        nd_test_response_free(&response);
-    }
+    nd_test_expect_bad_inputs(&server, cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_unresolvable_server(void **state)

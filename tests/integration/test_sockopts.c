@@ -9,26 +9,11 @@
 
 #include "harness.h"
 
-static struct nd_test_server server;
-
-static int start_server(void **state)
-{
-    (void)state;
-    nd_test_server_start(&server, NULL);
-    return 0;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    return nd_test_server_stop(&server, 10000) == 0 ? 0 : -1;
-}
-
 static void test_defaults(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server, "/sockopts", &response);
+    nd_test_get(server, "/sockopts", &response);
     assert_int_equal(response.status, 200);
     const cJSON *json = response.json;
     assert_string_equal(nd_test_json_string(json, "type"), "tcp");
@@ -47,9 +32,9 @@ static void test_defaults(void **state)
 
 static void test_before_and_after(void **state)
 {
-    (void)state;
+    struct nd_test_server *server = *state;
     struct nd_test_response response;
-    nd_test_get(&server,
+    nd_test_get(server,
                 "/sockopts?sndbuf=4096&rcvbuf=8192&nodelay=1&reuseaddr=1&timeout=100&blocking=0"
                 "&bind=1",
                 &response);
@@ -69,7 +54,7 @@ static void test_before_and_after(void **state)
     assert_true(nd_test_json_number(json, "bind.port") > 0);
     nd_test_response_free(&response);
 
-    nd_test_get(&server, "/sockopts?type=udp&timeout=none&sndbuf=0", &response);
+    nd_test_get(server, "/sockopts?type=udp&timeout=none&sndbuf=0", &response);
     assert_int_equal(response.status, 200);
     assert_null(
         cJSON_GetObjectItemCaseSensitive(nd_test_json_get(response.json, "options"), "nodelay"));
@@ -80,12 +65,8 @@ static void test_before_and_after(void **state)
 
 static void test_bad_inputs(void **state)
 {
-    (void)state;
-    static const struct {
-        const char *path;
-        const char *code;
-        const char *param;
-    } cases[] = {
+    struct nd_test_server *server = *state;
+    static const struct nd_test_bad_input cases[] = {
         {"/sockopts?sndbuf=-1", "invalid_argument", "sndbuf"},
         {"/sockopts?sndbuf=67108865", "out_of_range", "sndbuf"},
         {"/sockopts?rcvbuf=lots", "invalid_argument", "rcvbuf"},
@@ -101,12 +82,7 @@ static void test_bad_inputs(void **state)
         {"/sockopts?bind=2", "invalid_argument", "bind"},
         {"/sockopts?keepalive=1", "unknown_parameter", "keepalive"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct nd_test_response response;
-        nd_test_get(&server, cases[i].path, &response);
-        nd_test_assert_problem(&response, 400, cases[i].code, cases[i].param);
-        nd_test_response_free(&response);
-    }
+    nd_test_expect_bad_inputs(server, cases, sizeof cases / sizeof cases[0]);
 }
 
 int main(void)
@@ -116,5 +92,5 @@ int main(void)
         cmocka_unit_test(test_before_and_after),
         cmocka_unit_test(test_bad_inputs),
     };
-    return cmocka_run_group_tests(tests, start_server, stop_server);
+    return cmocka_run_group_tests(tests, nd_test_group_setup, nd_test_group_teardown);
 }
