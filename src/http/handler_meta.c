@@ -19,6 +19,9 @@ void nd_handle_index(struct nd_request *request)
     cJSON_AddStringToObject(body, "description",
                             "Socket API recipes as JSON endpoints: byte order, address "
                             "conversion, services, host and interfaces");
+    cJSON *links = cJSON_AddObjectToObject(body, "links");
+    cJSON_AddStringToObject(links, "docs", "/docs");
+    cJSON_AddStringToObject(links, "openapi", "/openapi.json");
     cJSON *endpoints = cJSON_AddArrayToObject(body, "endpoints");
     for (size_t i = 0; i < nd_routes_count; i++) {
         cJSON *endpoint = cJSON_CreateObject();

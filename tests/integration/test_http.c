@@ -35,6 +35,8 @@ static void test_index_lists_endpoints(void **state)
     nd_test_get(server, "/", &response);
     assert_int_equal(response.status, 200);
     assert_string_equal(nd_test_json_string(response.json, "service"), "netdiag");
+    assert_string_equal(nd_test_json_string(response.json, "links.docs"), "/docs");
+    assert_string_equal(nd_test_json_string(response.json, "links.openapi"), "/openapi.json");
     const cJSON *endpoints = nd_test_json_get(response.json, "endpoints");
     bool found = false;
     const cJSON *endpoint;
