@@ -21,7 +21,11 @@ static enum nd_query_status decode(const char *raw, size_t length, char *out)
     size_t j = 0;
     for (size_t i = 0; i < length; i++) {
         char c = raw[i];
-        if (c == '+') {
+        if (c == '\0') {
+            /* A raw NUL cannot come from a client's request line, but the
+             * parser takes a length, not a string: refuse it like %00. */
+            return ND_QUERY_NUL_BYTE;
+        } else if (c == '+') {
             out[j++] = ' ';
         } else if (c == '%') {
             if (i + 2 >= length)

@@ -22,6 +22,8 @@ struct nd_http_server {
     struct nd_deferred *deferred;
     atomic_bool draining;
     atomic_uint in_flight;
+    atomic_uint connections;      /* open HTTP connections */
+    atomic_uint_fast64_t refused; /* closed at once: over max_connections */
     atomic_uint_fast64_t next_request_id;
     uint32_t request_id_prefix;
 };
@@ -313,6 +315,39 @@ static void on_completed(void *context, struct MHD_Connection *connection, void 
     *request_context = NULL;
 }
 
+/* libmicrohttpd, at its own limit, stops accepting and lets new clients wait
+ * in the backlog until they give up. Refusing here instead closes them at
+ * once, so an over-limit client gets an answer (a closed connection), not a
+ * hang. The count may run over by the number of polling threads, which
+ * accept concurrently. */
+static enum MHD_Result on_accept(void *context, const struct sockaddr *address, socklen_t length)
+{
+    struct nd_http_server *server = context;
+    (void)address;
+    (void)length;
+    if (atomic_load_explicit(&server->connections, memory_order_relaxed) >=
+        server->config.max_connections) {
+        atomic_fetch_add_explicit(&server->refused, 1, memory_order_relaxed);
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static void on_connection(void *context, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct nd_http_server *server = context;
+    (void)connection;
+    (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add_explicit(&server->connections, 1, memory_order_relaxed);
+    else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+        atomic_fetch_sub_explicit(&server->connections, 1, memory_order_relaxed);
+}
+
+static void on_library_error(void *context, const char *format, va_list args)
+    __attribute__((format(printf, 2, 0)));
+
 static void on_library_error(void *context, const char *format, va_list args)
 {
     char message[512];
@@ -333,6 +368,8 @@ enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_se
     server->config = *config;
     atomic_init(&server->draining, false);
     atomic_init(&server->in_flight, 0);
+    atomic_init(&server->connections, 0);
+    atomic_init(&server->refused, 0);
     atomic_init(&server->next_request_id, 1);
     if (getrandom(&server->request_id_prefix, sizeof server->request_id_prefix, 0) !=
         (ssize_t)sizeof server->request_id_prefix)
@@ -356,7 +393,9 @@ enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_se
     struct MHD_OptionItem options[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_library_error, server},
         {MHD_OPTION_LISTEN_SOCKET, config->listen_fd, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)config->max_connections, NULL},
+        /* Above ours (on_accept), so that ours decides. */
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)config->max_connections + 64 * threads, NULL},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, server},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)config->per_ip_connections, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)config->connection_timeout_s, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)config->connection_memory, NULL},
@@ -365,8 +404,8 @@ enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_se
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
-    server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, server, MHD_OPTION_ARRAY,
-                                      options, MHD_OPTION_END);
+    server->daemon = MHD_start_daemon(flags, 0, on_accept, server, on_request, server,
+                                      MHD_OPTION_ARRAY, options, MHD_OPTION_END);
     if (!server->daemon) {
         nd_deferred_stop(server->deferred);
         nd_deferred_free(server->deferred);
@@ -399,6 +438,13 @@ bool nd_http_is_draining(const struct nd_http_server *server)
 unsigned nd_http_in_flight(const struct nd_http_server *server)
 {
     return atomic_load(&server->in_flight);
+}
+
+void nd_http_get_connection_stats(const struct nd_http_server *server, unsigned *open,
+                                  uint64_t *refused)
+{
+    *open = atomic_load(&server->connections);
+    *refused = atomic_load(&server->refused);
 }
 
 struct nd_deferred *nd_http_deferred(const struct nd_http_server *server)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "netdiag/allowlist.h"
 #include "netdiag/error.h"
@@ -59,6 +60,10 @@ bool nd_http_is_draining(const struct nd_http_server *server);
 
 /* Requests received and not yet completely answered. */
 unsigned nd_http_in_flight(const struct nd_http_server *server);
+
+/* Open HTTP connections, and those closed at once over max_connections. */
+void nd_http_get_connection_stats(const struct nd_http_server *server, unsigned *open,
+                                  uint64_t *refused);
 
 /* Closes every connection, joins the threads and frees the server. */
 void nd_http_stop(struct nd_http_server *server);

@@ -64,6 +64,16 @@ static void test_rejects_bad_input(void **state)
     }
 }
 
+static void test_raw_nul_is_refused(void **state)
+{
+    (void)state;
+    /* Found by fuzz_query: a raw NUL made an empty name out of "\0a=1". */
+    static const char raw[] = "\0\0valueue=1234=1234";
+    struct nd_query query;
+    assert_int_equal(nd_query_parse(raw, sizeof raw - 1, &query, NULL, 0), ND_QUERY_NUL_BYTE);
+    nd_query_free(&query);
+}
+
 static void test_parameter_count_is_bounded(void **state)
 {
     (void)state;
@@ -103,6 +113,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decodes_pairs_in_order),
         cmocka_unit_test(test_rejects_bad_input),
+        cmocka_unit_test(test_raw_nul_is_refused),
         cmocka_unit_test(test_parameter_count_is_bounded),
         cmocka_unit_test(test_worst_case_storage),
         cmocka_unit_test(test_status_text),
