@@ -47,6 +47,7 @@ struct settings {
     char sntp_server[ND_NET_HOST_MAX + 8];
     struct nd_allowlist sntp_allow;
     char docs_dir[1024];
+    char auth_token_file[1024];
     bool healthcheck; /* --healthcheck: probe a running server and exit */
     char healthcheck_url[1024];
 };
@@ -111,6 +112,9 @@ static const struct option options[] = {
      FIELD(sntp_server), "default server for /time/sntp: host or host:port"},
     {"sntp-allow", "NETDIAG_SNTP_ALLOW", "", OPTION_ALLOWLIST, 0, 0, FIELD(sntp_allow),
      "servers /time/sntp may query: host names and CIDRs, comma-separated; empty = any"},
+    {"auth-token-file", "NETDIAG_AUTH_TOKEN_FILE", "", OPTION_TEXT, 0, FIELD_SIZE(auth_token_file),
+     FIELD(auth_token_file),
+     "file holding a bearer token every route but /healthz, /readyz, /metrics requires"},
     {"docs-dir", "NETDIAG_DOCS_DIR", "", OPTION_TEXT, 0, FIELD_SIZE(docs_dir), FIELD(docs_dir),
      "Swagger UI's files (npm swagger-ui-dist) for /docs; empty = look beside the binary"},
 };
@@ -339,6 +343,27 @@ static void find_docs_dir(struct settings *settings)
     }
 }
 
+/* The bearer token, from the file's first line; exits 2 when it is unusable. */
+static void load_auth_token(const char *path, char *token, size_t size)
+{
+    token[0] = '\0';
+    if (!path[0])
+        return;
+    FILE *file = fopen(path, "r");
+    if (!file)
+        usage_error("--auth-token-file %s: %s", path, strerror(errno));
+    bool ok = fgets(token, (int)size, file) != NULL;
+    fclose(file);
+    size_t length = ok ? strcspn(token, "\r\n") : 0;
+    token[length] = '\0';
+    if (length < 16)
+        usage_error("--auth-token-file %s: the token must be at least 16 characters", path);
+    for (size_t i = 0; i < length; i++) {
+        if (token[i] <= ' ' || token[i] == 0x7f)
+            usage_error("--auth-token-file %s: the token must be printable, without spaces", path);
+    }
+}
+
 /* Each connection is a file descriptor; the usual soft limit of 1024 would
  * cap the server far below its connection limit. */
 static void raise_file_limit(void)
@@ -473,6 +498,8 @@ int main(int argc, char **argv)
     load_settings(argc, argv, &settings);
     if (settings.healthcheck)
         return run_healthcheck(&settings);
+    static char auth_token[512];
+    load_auth_token(settings.auth_token_file, auth_token, sizeof auth_token);
     nd_log_init(settings.log_format);
     find_docs_dir(&settings);
 
@@ -524,6 +551,7 @@ int main(int argc, char **argv)
         .sntp_default_server = settings.sntp_server,
         .sntp_allow = &settings.sntp_allow,
         .docs_dir = settings.docs_dir,
+        .auth_token = auth_token,
         .extra_metrics = echo ? echo_metrics : NULL,
         .extra_metrics_context = echo,
     };

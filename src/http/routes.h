@@ -19,7 +19,8 @@ struct nd_route {
     const char *const *params; /* accepted query parameters, NULL-terminated; "pretty" is global */
     const char *tag;
     const char *summary;
-    bool prefix; /* matches every path that starts with path (a file under /docs/) */
+    bool prefix;      /* matches every path that starts with path (a file under /docs/) */
+    bool open_access; /* needs no token even with --auth-token-file (probes, metrics) */
 };
 
 extern const struct nd_route nd_routes[];

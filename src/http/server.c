@@ -180,6 +180,40 @@ static void reject_unknown_parameters(struct nd_request *request)
     }
 }
 
+/* Compares in time that depends on the expected token's length only, so
+ * that response times do not reveal how much of a guess was right. */
+static bool same_secret(const char *given, const char *expected)
+{
+    size_t given_length = strlen(given), expected_length = strlen(expected);
+    unsigned char difference = given_length != expected_length;
+    for (size_t i = 0; i < expected_length; i++)
+        difference |= (unsigned char)(expected[i] ^ (i < given_length ? given[i] : 0));
+    return difference == 0;
+}
+
+/* With --auth-token-file, every route but the probes and metrics needs
+ * "Authorization: Bearer <token>". False after answering 401. */
+static bool authorized(struct nd_request *request)
+{
+    const char *token = request->server->config.auth_token;
+    if (!token || !token[0] || request->route->open_access)
+        return true;
+    const char *header =
+        MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, "Authorization");
+    static const char scheme[] = "Bearer ";
+    if (header && strncmp(header, scheme, sizeof scheme - 1) == 0 &&
+        same_secret(header + sizeof scheme - 1, token))
+        return true;
+    nd_reply_problem_format(request, 401, "unauthorized", NULL,
+                            header ? "the bearer token is not the one this service accepts"
+                                   : "this service needs an Authorization: Bearer token");
+    if (request->response)
+        MHD_add_response_header(request->response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                header ? "Bearer realm=\"netdiag\", error=\"invalid_token\""
+                                       : "Bearer realm=\"netdiag\"");
+    return false;
+}
+
 static void dispatch(struct nd_request *request, const char *method)
 {
     char bad_name[72];
@@ -201,6 +235,8 @@ static void dispatch(struct nd_request *request, const char *method)
         answer_options(request);
         return;
     }
+    if (!authorized(request))
+        return;
     bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
     bool is_head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     if (!is_get && !is_head) {

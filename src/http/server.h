@@ -37,6 +37,7 @@ struct nd_http_config {
     const char *sntp_default_server;       /* "host" or "host:port" */
     const struct nd_allowlist *sntp_allow; /* servers /time/sntp may query; empty = any */
     const char *docs_dir;                  /* Swagger UI's files; NULL or "" = not installed */
+    const char *auth_token;                /* bearer token most routes require; NULL or "" = none */
     nd_metrics_fn extra_metrics;           /* may be NULL */
     void *extra_metrics_context;
 };
