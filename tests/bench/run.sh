@@ -1,25 +1,177 @@
 #!/usr/bin/env bash
-# Benchmarks, on demand (not part of the test suite):
-#   tests/bench/run.sh [BUILD_DIR]     (default: build-test, as made by ./scripts/dev test)
-# The server runs on core 0 and the load generator on core 1 (taskset), each
-# case for a bounded time. Prints one line per case.
+# The benchmark suite, on demand (never part of the test suite):
+#   ./scripts/dev bench            (installs wrk and nginx-light, builds, runs this)
+#   tests/bench/run.sh [BUILD_DIR] (default build-test)
+# Servers run on core 0, load generators on core 1 (taskset), each case for
+# $BENCH_SECONDS (default 4) seconds. Prints one table; every netdiag figure
+# is also given as a ratio to nginx and to a minimal libmicrohttpd server.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-build=${1:-$root/build-test}
-binary="$build/netdiag"
-bench="$build/tests/echo_bench"
-[ -x "$binary" ] && [ -x "$bench" ] || { echo "build first: ./scripts/dev test" >&2; exit 2; }
+build=$(cd "${1:-$root/build-test}" && pwd)
+seconds=${BENCH_SECONDS:-4}
+tools="$build/tests"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for tool in wrk nginx taskset; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (./scripts/dev bench installs it)" >&2; exit 2; }
+done
+ulimit -n "$(ulimit -Hn)"
 
-log=$(mktemp)
-trap 'kill "$server" 2>/dev/null || true; wait 2>/dev/null || true; rm -f "$log"' EXIT
-taskset -c 0 "$binary" --listen 127.0.0.1:0 --echo-listen 127.0.0.1:0 --access-log off >"$log" 2>&1 &
-server=$!
-for _ in $(seq 100); do grep -q 'event=listening' "$log" && break; sleep 0.05; done
-echo_port=$(sed -n 's/.* echo=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)
-[ -n "$echo_port" ] || { cat "$log" >&2; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 200); do curl -fs "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.02; done; return 1; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+ticks_per_second=$(getconf CLK_TCK)
 
-echo "== echo listener (server on core 0, client on core 1)"
-taskset -c 1 timeout 120 "$bench" --port "$echo_port" --mode bulk --connections 8 --bytes $((64 << 20))
-taskset -c 1 timeout 120 "$bench" --port "$echo_port" --mode pingpong --connections 100 --rounds 1000 --size 64
-echo "server RSS after the run: $(awk '/VmRSS/ {print $2, $3}' /proc/$server/status)"
+# --- the servers ---------------------------------------------------------------
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx;
+  proxy_temp_path $work/nginx;
+  fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx;
+  scgi_temp_path $work/nginx;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      default_type application/json;
+      return 200 '{"input":"1234","value":1234,"host_byte_order":"little","uint32":{"value":1234,"ntohl":3523477504,"htonl":3523477504,"host_order_bytes":"d2040000","network_order_bytes":"000004d2"},"uint16":{"value":1234,"ntohs":53764,"htons":53764,"host_order_bytes":"d204","network_order_bytes":"04d2"}}\n';
+    }
+  }
+}
+EOF
+taskset -c 0 nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+nginx_pid=$!
+pids+=("$nginx_pid")
+
+minimal_port=$(free_port)
+taskset -c 0 "$tools/minimal_mhd" "$minimal_port" 1 &
+minimal_pid=$!
+pids+=("$minimal_pid")
+
+start_netdiag() { # PORT ACCESS_LOG -> pid in $netdiag_pid
+  taskset -c 0 "$build/netdiag" --listen "127.0.0.1:$1" --echo-listen "127.0.0.1:$2" \
+    --threads 1 --access-log "$3" >"$work/netdiag-$1.log" 2>&1 &
+  netdiag_pid=$!
+  pids+=("$netdiag_pid")
+}
+netdiag_port=$(free_port)
+echo_port=$(free_port)
+start_netdiag "$netdiag_port" "$echo_port" off
+quiet_pid=$netdiag_pid
+logged_port=$(free_port)
+start_netdiag "$logged_port" "$(free_port)" on
+logged_pid=$netdiag_pid
+wait_http "$nginx_port" / && wait_http "$minimal_port" / && wait_http "$netdiag_port" /healthz &&
+  wait_http "$logged_port" /healthz || { echo "bench: a server did not start" >&2; exit 1; }
+
+# --- one wrk case: prints "req/s p50_ms p99_ms cpu_us_per_request" ------------------
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.3f", v}'; }
+run_case() { # PID URL MODE(keepalive|close)
+  local pid=$1 url=$2 mode=$3 header=()
+  [ "$mode" = close ] && header=(-H "Connection: close")
+  local before after output requests
+  before=$(cpu_ticks "$pid")
+  output=$(taskset -c 1 wrk -t1 -c64 -d"${seconds}s" --latency "${header[@]}" "$url" 2>&1)
+  after=$(cpu_ticks "$pid")
+  requests=$(echo "$output" | awk '/requests in/ {print $1}')
+  local rate p50 p99 errors
+  rate=$(echo "$output" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+  p50=$(echo "$output" | awk '$1 == "50%" {print $2}' | to_ms)
+  p99=$(echo "$output" | awk '$1 == "99%" {print $2}' | to_ms)
+  errors=$(echo "$output" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
+  local cpu
+  cpu=$(awk -v t=$((after - before)) -v n="$requests" -v hz="$ticks_per_second" \
+    'BEGIN {printf "%.1f", n > 0 ? t / hz / n * 1e6 : 0}')
+  echo "$rate $p50 $p99 $cpu ${errors:+!$errors}"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b > 0 ? a / b : 0}'; }
+
+printf '\n%-38s %-9s %9s %8s %8s %9s %9s %9s %9s %9s\n' case mode "req/s" "p50 ms" "p99 ms" \
+  "cpu µs/r" "rps/nginx" "rps/mhd" "cpu/mhd" "cpu/nginx"
+for mode in keepalive close; do
+  read -r n_rate n_p50 n_p99 n_cpu _ <<<"$(run_case "$nginx_pid" "http://127.0.0.1:$nginx_port/" "$mode")"
+  printf '%-38s %-9s %9s %8s %8s %9s\n' "nginx (return 200)" "$mode" "$n_rate" "$n_p50" "$n_p99" "$n_cpu"
+  read -r m_rate m_p50 m_p99 m_cpu _ <<<"$(run_case "$minimal_pid" "http://127.0.0.1:$minimal_port/" "$mode")"
+  printf '%-38s %-9s %9s %8s %8s %9s\n' "minimal libmicrohttpd" "$mode" "$m_rate" "$m_p50" "$m_p99" "$m_cpu"
+  for target in "/byteorder?value=1234" "/convert?ip=192.168.0.111" "/service?port=80"; do
+    for log in off on; do
+      if [ "$log" = off ]; then pid=$quiet_pid port=$netdiag_port; else pid=$logged_pid port=$logged_port; fi
+      read -r rate p50 p99 cpu errors <<<"$(run_case "$pid" "http://127.0.0.1:$port$target" "$mode")"
+      printf '%-38s %-9s %9s %8s %8s %9s %9s %9s %9s %9s %s\n' "netdiag $target log=$log" "$mode" \
+        "$rate" "$p50" "$p99" "$cpu" "$(ratio "$rate" "$n_rate")" "$(ratio "$rate" "$m_rate")" \
+        "$(ratio "$cpu" "$m_cpu")" "$(ratio "$cpu" "$n_cpu")" "${errors:-}"
+    done
+  done
+done
+
+# --- isolation: the same fast load while 64 SNTP requests wait on a silent port --------
+silent_port_file="$work/silent.port"
+"$tools/fake_ntp_server" --port-file "$silent_port_file" --mode silent --max-seconds 120 2>/dev/null &
+pids+=("$!")
+for _ in $(seq 100); do [ -s "$silent_port_file" ] && break; sleep 0.02; done
+silent_port=$(cat "$silent_port_file")
+read -r base_rate _ base_p99 _ _ <<<"$(run_case "$quiet_pid" "http://127.0.0.1:$netdiag_port/byteorder?value=1234" keepalive)"
+for _ in $(seq 64); do
+  curl -s -o /dev/null "http://127.0.0.1:$netdiag_port/time/sntp?server=127.0.0.1:$silent_port&timeout_ms=$(((seconds + 4) * 1000))" &
+done
+sleep 0.5
+read -r busy_rate _ busy_p99 _ _ <<<"$(run_case "$quiet_pid" "http://127.0.0.1:$netdiag_port/byteorder?value=1234" keepalive)"
+waiting=$(curl -s "http://127.0.0.1:$netdiag_port/metrics" | awk '$1 == "netdiag_slow_requests_waiting" {print $2}')
+echo
+echo "isolation: /byteorder keep-alive p99 ${base_p99} ms alone, ${busy_p99} ms with ${waiting} SNTP requests waiting" \
+  "(change $(awk -v a="$busy_p99" -v b="$base_p99" 'BEGIN {printf "%+.0f%%", b > 0 ? (a - b) / b * 100 : 0}'));" \
+  "req/s ${base_rate} -> ${busy_rate}"
+sleep $((seconds + 5)) # let the SNTP requests time out
+
+# --- scale: 10,000 idle keep-alive HTTP and 10,000 echo connections ---------------
+scale=${BENCH_SCALE:-10000}
+taskset -c 1 "$tools/hold" "$netdiag_port" "$scale" 20 http >"$work/hold-http" &
+pids+=("$!")
+taskset -c 1 "$tools/hold" "$echo_port" "$scale" 20 >"$work/hold-echo" &
+pids+=("$!")
+for _ in $(seq 300); do [ -s "$work/hold-http" ] && [ -s "$work/hold-echo" ] && break; sleep 0.1; done
+served=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$netdiag_port/byteorder?value=1234")
+echo "scale: $(cat "$work/hold-http") HTTP + $(cat "$work/hold-echo") echo connections held;" \
+  "a new request: ${served% *} in ${served#* } s; RSS $(rss_kib "$quiet_pid") KiB"
+
+# --- echo: netdiag against a reference epoll echo ---------------------------------
+reference_port=$(free_port)
+taskset -c 0 "$tools/reference_echo" "$reference_port" &
+pids+=("$!")
+sleep 0.2
+echo
+for server in "netdiag:$echo_port" "reference:$reference_port"; do
+  name=${server%%:*} port=${server##*:}
+  echo "echo $name: $(taskset -c 1 "$tools/echo_bench" --port "$port" --mode bulk --connections 8 --bytes $((64 << 20)))"
+  echo "echo $name: $(taskset -c 1 "$tools/echo_bench" --port "$port" --mode pingpong --connections 100 --rounds 1000 --size 64)"
+done
+
+# --- process figures ----------------------------------------------------------------
+idle_port=$(free_port)
+"$build/netdiag" --listen "127.0.0.1:$idle_port" --echo-listen off --threads 1 >/dev/null 2>&1 &
+idle_pid=$!
+pids+=("$idle_pid")
+wait_http "$idle_port" /healthz
+sleep 0.5
+echo
+echo "idle RSS: $(rss_kib "$idle_pid") KiB (--threads 1, echo off)"
+startup_runs=""
+for _ in 1 2 3 4 5; do startup_runs+="$("$tools/startup" "$build/netdiag" "$(free_port)") "; done
+echo "exec to first 200 on /healthz: ${startup_runs}ms"
