@@ -33,6 +33,7 @@ struct settings {
     uint64_t max_connections;
     uint64_t per_ip_connections;
     uint64_t connection_timeout_s;
+    uint64_t connection_memory;
     uint64_t drain_timeout_s;
     uint64_t drain_delay_s;
     enum nd_log_format log_format;
@@ -86,6 +87,9 @@ static const struct option options[] = {
      FIELD(per_ip_connections), "open HTTP connections per client address; 0 = no limit"},
     {"connection-timeout", "NETDIAG_CONNECTION_TIMEOUT", "60", OPTION_NUMBER, 1, 86400,
      FIELD(connection_timeout_s), "seconds an idle or stalled HTTP connection is kept"},
+    {"connection-memory", "NETDIAG_CONNECTION_MEMORY", "8192", OPTION_NUMBER, 4096, 1048576,
+     FIELD(connection_memory),
+     "bytes per HTTP connection for the request line and headers (414/431 beyond)"},
     {"drain-delay", "NETDIAG_DRAIN_DELAY", "0", OPTION_NUMBER, 0, 600, FIELD(drain_delay_s),
      "seconds between SIGTERM (/readyz turns 503) and closing the listening socket"},
     {"drain-timeout", "NETDIAG_DRAIN_TIMEOUT", "10", OPTION_NUMBER, 0, 3600, FIELD(drain_timeout_s),
@@ -541,7 +545,7 @@ int main(int argc, char **argv)
         .max_connections = (unsigned)settings.max_connections,
         .per_ip_connections = (unsigned)settings.per_ip_connections,
         .connection_timeout_s = (unsigned)settings.connection_timeout_s,
-        .connection_memory = 32 * 1024,
+        .connection_memory = (size_t)settings.connection_memory,
         .access_log = settings.access_log,
         .cors_origin = settings.cors_origin,
         .ready = echo ? echo_ready : NULL,

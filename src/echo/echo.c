@@ -209,8 +209,8 @@ static void accept_all(struct nd_echo *echo)
                 close(echo->reserve_fd);
                 int shed = accept4(echo->config.listen_fd, NULL, NULL, SOCK_CLOEXEC);
                 if (shed >= 0) {
-                    close(shed);
                     atomic_fetch_add_explicit(&echo->refused, 1, memory_order_relaxed);
+                    close(shed);
                 }
                 echo->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 continue;
@@ -219,8 +219,10 @@ static void accept_all(struct nd_echo *echo)
         }
         uint64_t open_now = atomic_load_explicit(&echo->open, memory_order_relaxed);
         if (open_now >= echo->config.max_connections) {
-            close(fd);
+            /* Counted before the close, so a client that sees the close
+             * also sees the count. */
             atomic_fetch_add_explicit(&echo->refused, 1, memory_order_relaxed);
+            close(fd);
             continue;
         }
         struct connection *connection = calloc(1, sizeof *connection);

@@ -1,15 +1,17 @@
 /* GET /byteorder: recipe 5, ntohl/htonl/ntohs/htons on one value. */
-#include <stdio.h>
-
 #include "http/handlers.h"
 #include "http/request.h"
 #include "netdiag/byteorder.h"
 
 static void add_bytes(cJSON *object, const char *name, const uint8_t *bytes, size_t count)
 {
+    static const char digits[] = "0123456789abcdef";
     char hex[2 * 4 + 1];
-    for (size_t i = 0; i < count; i++)
-        snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+    for (size_t i = 0; i < count; i++) {
+        hex[2 * i] = digits[bytes[i] >> 4];
+        hex[2 * i + 1] = digits[bytes[i] & 0xF];
+    }
+    hex[2 * count] = '\0';
     cJSON_AddStringToObject(object, name, hex);
 }
 
@@ -46,21 +48,21 @@ void nd_handle_byteorder(struct nd_request *request)
     nd_param_string(request, "value", &input);
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "input", input);
-    cJSON_AddNumberToObject(body, "value", (double)value);
+    nd_json_add_integer(body, "value", value);
     cJSON_AddStringToObject(body, "host_byte_order", nd_byteorder_name(result.host));
     if (result.has_32) {
         cJSON *long_form = cJSON_AddObjectToObject(body, "uint32");
-        cJSON_AddNumberToObject(long_form, "value", result.bits_32.value);
-        cJSON_AddNumberToObject(long_form, "ntohl", result.bits_32.network_to_host);
-        cJSON_AddNumberToObject(long_form, "htonl", result.bits_32.host_to_network);
+        nd_json_add_integer(long_form, "value", result.bits_32.value);
+        nd_json_add_integer(long_form, "ntohl", result.bits_32.network_to_host);
+        nd_json_add_integer(long_form, "htonl", result.bits_32.host_to_network);
         add_bytes(long_form, "host_order_bytes", result.bits_32.host_bytes, 4);
         add_bytes(long_form, "network_order_bytes", result.bits_32.network_bytes, 4);
     }
     if (result.has_16) {
         cJSON *short_form = cJSON_AddObjectToObject(body, "uint16");
-        cJSON_AddNumberToObject(short_form, "value", result.bits_16.value);
-        cJSON_AddNumberToObject(short_form, "ntohs", result.bits_16.network_to_host);
-        cJSON_AddNumberToObject(short_form, "htons", result.bits_16.host_to_network);
+        nd_json_add_integer(short_form, "value", result.bits_16.value);
+        nd_json_add_integer(short_form, "ntohs", result.bits_16.network_to_host);
+        nd_json_add_integer(short_form, "htons", result.bits_16.host_to_network);
         add_bytes(short_form, "host_order_bytes", result.bits_16.host_bytes, 2);
         add_bytes(short_form, "network_order_bytes", result.bits_16.network_bytes, 2);
     }

@@ -34,10 +34,10 @@ static cJSON *render_address(const char *kind, const char *input,
     cJSON_AddStringToObject(object, "family", address->family == AF_INET ? "ipv4" : "ipv6");
     cJSON_AddStringToObject(object, "address", address->text);
     cJSON_AddStringToObject(object, "packed_hex", address->packed_hex);
-    cJSON_AddNumberToObject(object, "packed_length", (double)address->packed_length);
+    nd_json_add_integer(object, "packed_length", address->packed_length);
     /* A JSON number is exact up to 2^53: fine for IPv4, not for IPv6. */
     if (address->family == AF_INET)
-        cJSON_AddNumberToObject(object, "integer", address->ipv4_integer);
+        nd_json_add_integer(object, "integer", address->ipv4_integer);
     else
         cJSON_AddStringToObject(object, "integer", address->integer);
     cJSON_AddStringToObject(object, "reverse_pointer", address->reverse_pointer);

@@ -14,7 +14,7 @@ static cJSON *render_service(const struct nd_service *service)
 {
     cJSON *object = cJSON_CreateObject();
     cJSON_AddBoolToObject(object, "found", true);
-    cJSON_AddNumberToObject(object, "port", service->port);
+    nd_json_add_integer(object, "port", service->port);
     cJSON_AddStringToObject(object, "protocol", service->protocol);
     cJSON_AddStringToObject(object, "name", service->name);
     cJSON *aliases = cJSON_AddArrayToObject(object, "aliases");

@@ -60,19 +60,28 @@ enum nd_query_status nd_query_parse(const char *raw, size_t length, struct nd_qu
                                     char *bad_name_buffer, size_t bad_name_size)
 {
     query->count = 0;
+    query->params = NULL;
     query->storage = NULL;
     if (bad_name_buffer && bad_name_size)
         bad_name_buffer[0] = '\0';
     if (!raw || length == 0)
         return ND_QUERY_OK;
 
+    /* At most one pair per '&' plus one; past the limit the parse stops. */
+    size_t pairs = 1;
+    for (size_t i = 0; i < length; i++)
+        pairs += raw[i] == '&';
+    if (pairs > ND_QUERY_MAX_PARAMS + 1)
+        pairs = ND_QUERY_MAX_PARAMS + 1;
     /* Decoded text is never longer than the raw text; one NUL per name and
      * per value needs at most two extra bytes per pair, and pairs are at most
      * length + 1. */
-    query->storage = malloc(2 * length + 2);
+    size_t table_size = pairs * sizeof *query->params;
+    query->storage = malloc(table_size + 2 * length + 2);
     if (!query->storage)
         return ND_QUERY_NO_MEMORY;
-    char *cursor = query->storage;
+    query->params = (struct nd_query_param *)query->storage;
+    char *cursor = query->storage + table_size;
 
     size_t start = 0;
     while (start <= length) {
@@ -119,6 +128,7 @@ void nd_query_free(struct nd_query *query)
 {
     free(query->storage);
     query->storage = NULL;
+    query->params = NULL;
     query->count = 0;
 }
 

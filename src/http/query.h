@@ -18,8 +18,8 @@ struct nd_query_param {
 
 struct nd_query {
     size_t count;
-    struct nd_query_param params[ND_QUERY_MAX_PARAMS];
-    char *storage; /* one allocation holding every decoded name and value */
+    struct nd_query_param *params; /* count of them, inside storage */
+    char *storage; /* one allocation: the params, then every decoded name and value */
 };
 
 enum nd_query_status {

@@ -133,6 +133,18 @@ bool nd_param_bool(struct nd_request *request, const char *name, bool *value, bo
     return true;
 }
 
+cJSON *nd_json_add_integer(cJSON *object, const char *name, uint64_t value)
+{
+    char digits[24];
+    size_t at = sizeof digits - 1;
+    digits[at] = '\0';
+    do {
+        digits[--at] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value > 0);
+    return cJSON_AddRawToObject(object, name, digits + at);
+}
+
 static void add_common_headers(struct MHD_Response *response, const char *content_type,
                                unsigned retry_after_s)
 {
@@ -190,22 +202,26 @@ void nd_reply_static(struct nd_request *request, unsigned status, const char *co
 }
 
 /* Prints compact JSON by default and indented with ?pretty=1, with a final
- * newline so that curl output ends cleanly. */
+ * newline so that curl output ends cleanly. Printing into one buffer sized
+ * up front avoids the grow-and-shrink reallocations of cJSON_Print on every
+ * answer; a larger document retries with a bigger buffer. */
 static char *print_json(const cJSON *body, bool pretty, size_t *length)
 {
-    char *text = pretty ? cJSON_Print(body) : cJSON_PrintUnformatted(body);
-    if (!text)
-        return NULL;
-    size_t n = strlen(text);
-    char *grown = realloc(text, n + 2);
-    if (!grown) {
+    for (size_t size = 2048; size <= 16u << 20; size *= 4) {
+        char *text = malloc(size);
+        if (!text)
+            return NULL;
+        /* One byte is kept for the newline. */
+        if (cJSON_PrintPreallocated((cJSON *)body, text, (int)size - 1, pretty)) {
+            size_t n = strlen(text);
+            text[n] = '\n';
+            text[n + 1] = '\0';
+            *length = n + 1;
+            return text;
+        }
         free(text);
-        return NULL;
     }
-    grown[n] = '\n';
-    grown[n + 1] = '\0';
-    *length = n + 1;
-    return grown;
+    return NULL;
 }
 
 static void reply_out_of_memory(struct nd_request *request)

@@ -67,6 +67,13 @@ bool nd_param_choice(struct nd_request *request, const char *name, const char *c
 /* 0/1/true/false/yes/no/on/off; *value keeps the default when absent. */
 bool nd_param_bool(struct nd_request *request, const char *name, bool *value, bool *present);
 
+/* --- JSON. --- */
+
+/* Adds a whole number. cJSON prints every number with "%1.15g" and reads it
+ * back with sscanf to check the round trip; a decimal integer written as raw
+ * JSON costs a fraction of that, on the hottest path. NULL on failure. */
+cJSON *nd_json_add_integer(cJSON *object, const char *name, uint64_t value);
+
 /* --- Answers. Exactly one per request. --- */
 
 /* Sends body (which this function deletes) as application/json. */

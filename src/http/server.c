@@ -81,8 +81,15 @@ static void assign_request_id(struct nd_request *request)
     struct nd_http_server *server = request->server;
     uint64_t sequence =
         atomic_fetch_add_explicit(&server->next_request_id, 1, memory_order_relaxed);
-    snprintf(request->request_id, sizeof request->request_id, "%08x%012llx",
-             server->request_id_prefix, (unsigned long long)sequence);
+    /* 8 hex digits of the process's random prefix, then 12 of the sequence:
+     * written by hand, since this runs for every request. */
+    static const char hex[] = "0123456789abcdef";
+    char *id = request->request_id;
+    for (int i = 0; i < 8; i++)
+        id[i] = hex[(server->request_id_prefix >> (28 - 4 * i)) & 0xF];
+    for (int i = 0; i < 12; i++)
+        id[8 + i] = hex[(sequence >> (44 - 4 * i)) & 0xF];
+    id[20] = '\0';
 }
 
 static void record_client(struct nd_request *request)

@@ -37,7 +37,8 @@ int main(int argc, char **argv)
         if (http) {
             static const char request[] = "GET /healthz HTTP/1.1\r\nHost: hold\r\n\r\n";
             char answer[512];
-            if (send(fd, request, sizeof request - 1, 0) <= 0 || recv(fd, answer, sizeof answer, 0) <= 0) {
+            if (send(fd, request, sizeof request - 1, 0) <= 0 ||
+                recv(fd, answer, sizeof answer, 0) <= 0) {
                 perror("hold: request");
                 break;
             }

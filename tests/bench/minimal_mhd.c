@@ -42,9 +42,9 @@ int main(int argc, char **argv)
     }
     unsigned threads = (unsigned)atoi(argv[2]);
     struct MHD_Daemon *daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO,
-        (uint16_t)atoi(argv[1]), NULL, NULL, answer, NULL, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)20000, MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO, (uint16_t)atoi(argv[1]),
+        NULL, NULL, answer, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)20000,
+        MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, MHD_OPTION_END);
     if (!daemon)
         return 1;
     sigset_t signals;

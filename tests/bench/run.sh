@@ -26,7 +26,14 @@ ulimit -n "$(ulimit -Hn)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 200); do curl -fs "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.02; done; return 1; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# A process's CPU ticks plus its children's (nginx's worker is the master's child).
+cpu_ticks() {
+  local total=0 pid
+  for pid in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 ticks_per_second=$(getconf CLK_TCK)
 
@@ -97,24 +104,24 @@ run_case() { # PID URL MODE(keepalive|close)
   errors=$(echo "$output" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
   local cpu
   cpu=$(awk -v t=$((after - before)) -v n="$requests" -v hz="$ticks_per_second" \
-    'BEGIN {printf "%.1f", n > 0 ? t / hz / n * 1e6 : 0}')
+    'BEGIN {printf "%.1f", (n > 0 ? t / hz / n * 1e6 : 0)}')
   echo "$rate $p50 $p99 $cpu ${errors:+!$errors}"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b > 0 ? a / b : 0}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 
-printf '\n%-38s %-9s %9s %8s %8s %9s %9s %9s %9s %9s\n' case mode "req/s" "p50 ms" "p99 ms" \
+printf '\n%-42s %-9s %9s %8s %8s %9s %9s %9s %9s %9s\n' case mode "req/s" "p50 ms" "p99 ms" \
   "cpu µs/r" "rps/nginx" "rps/mhd" "cpu/mhd" "cpu/nginx"
 for mode in keepalive close; do
   read -r n_rate n_p50 n_p99 n_cpu _ <<<"$(run_case "$nginx_pid" "http://127.0.0.1:$nginx_port/" "$mode")"
-  printf '%-38s %-9s %9s %8s %8s %9s\n' "nginx (return 200)" "$mode" "$n_rate" "$n_p50" "$n_p99" "$n_cpu"
+  printf '%-42s %-9s %9s %8s %8s %9s\n' "nginx (return 200)" "$mode" "$n_rate" "$n_p50" "$n_p99" "$n_cpu"
   read -r m_rate m_p50 m_p99 m_cpu _ <<<"$(run_case "$minimal_pid" "http://127.0.0.1:$minimal_port/" "$mode")"
-  printf '%-38s %-9s %9s %8s %8s %9s\n' "minimal libmicrohttpd" "$mode" "$m_rate" "$m_p50" "$m_p99" "$m_cpu"
+  printf '%-42s %-9s %9s %8s %8s %9s\n' "minimal libmicrohttpd" "$mode" "$m_rate" "$m_p50" "$m_p99" "$m_cpu"
   for target in "/byteorder?value=1234" "/convert?ip=192.168.0.111" "/service?port=80"; do
     for log in off on; do
       if [ "$log" = off ]; then pid=$quiet_pid port=$netdiag_port; else pid=$logged_pid port=$logged_port; fi
       read -r rate p50 p99 cpu errors <<<"$(run_case "$pid" "http://127.0.0.1:$port$target" "$mode")"
-      printf '%-38s %-9s %9s %8s %8s %9s %9s %9s %9s %9s %s\n' "netdiag $target log=$log" "$mode" \
+      printf '%-42s %-9s %9s %8s %8s %9s %9s %9s %9s %9s %s\n' "netdiag $target log=$log" "$mode" \
         "$rate" "$p50" "$p99" "$cpu" "$(ratio "$rate" "$n_rate")" "$(ratio "$rate" "$m_rate")" \
         "$(ratio "$cpu" "$m_cpu")" "$(ratio "$cpu" "$n_cpu")" "${errors:-}"
     done
@@ -136,20 +143,9 @@ read -r busy_rate _ busy_p99 _ _ <<<"$(run_case "$quiet_pid" "http://127.0.0.1:$
 waiting=$(curl -s "http://127.0.0.1:$netdiag_port/metrics" | awk '$1 == "netdiag_slow_requests_waiting" {print $2}')
 echo
 echo "isolation: /byteorder keep-alive p99 ${base_p99} ms alone, ${busy_p99} ms with ${waiting} SNTP requests waiting" \
-  "(change $(awk -v a="$busy_p99" -v b="$base_p99" 'BEGIN {printf "%+.0f%%", b > 0 ? (a - b) / b * 100 : 0}'));" \
+  "(change $(awk -v a="$busy_p99" -v b="$base_p99" 'BEGIN {printf "%+.0f%%", (b > 0 ? (a - b) / b * 100 : 0)}'));" \
   "req/s ${base_rate} -> ${busy_rate}"
 sleep $((seconds + 5)) # let the SNTP requests time out
-
-# --- scale: 10,000 idle keep-alive HTTP and 10,000 echo connections ---------------
-scale=${BENCH_SCALE:-10000}
-taskset -c 1 "$tools/hold" "$netdiag_port" "$scale" 20 http >"$work/hold-http" &
-pids+=("$!")
-taskset -c 1 "$tools/hold" "$echo_port" "$scale" 20 >"$work/hold-echo" &
-pids+=("$!")
-for _ in $(seq 300); do [ -s "$work/hold-http" ] && [ -s "$work/hold-echo" ] && break; sleep 0.1; done
-served=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$netdiag_port/byteorder?value=1234")
-echo "scale: $(cat "$work/hold-http") HTTP + $(cat "$work/hold-echo") echo connections held;" \
-  "a new request: ${served% *} in ${served#* } s; RSS $(rss_kib "$quiet_pid") KiB"
 
 # --- echo: netdiag against a reference epoll echo ---------------------------------
 reference_port=$(free_port)
@@ -162,6 +158,19 @@ for server in "netdiag:$echo_port" "reference:$reference_port"; do
   echo "echo $name: $(taskset -c 1 "$tools/echo_bench" --port "$port" --mode bulk --connections 8 --bytes $((64 << 20)))"
   echo "echo $name: $(taskset -c 1 "$tools/echo_bench" --port "$port" --mode pingpong --connections 100 --rounds 1000 --size 64)"
 done
+
+# --- scale: 10,000 idle keep-alive HTTP and 10,000 echo connections ---------------
+# 10,000 of each, or as many as the hard limit on descriptors allows one process.
+hard_limit=$(ulimit -Hn)
+scale=${BENCH_SCALE:-$(((hard_limit - 200) / 2 < 10000 ? (hard_limit - 200) / 2 : 10000))}
+taskset -c 1 "$tools/hold" "$netdiag_port" "$scale" 20 http >"$work/hold-http" &
+pids+=("$!")
+taskset -c 1 "$tools/hold" "$echo_port" "$scale" 20 >"$work/hold-echo" &
+pids+=("$!")
+for _ in $(seq 300); do [ -s "$work/hold-http" ] && [ -s "$work/hold-echo" ] && break; sleep 0.1; done
+served=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$netdiag_port/byteorder?value=1234")
+echo "scale: $(cat "$work/hold-http") HTTP + $(cat "$work/hold-echo") echo connections held;" \
+  "a new request: ${served% *} in ${served#* } s; RSS $(rss_kib "$quiet_pid") KiB"
 
 # --- process figures ----------------------------------------------------------------
 idle_port=$(free_port)

@@ -29,7 +29,8 @@ static int healthz_status(unsigned port)
     if (connect(fd, (struct sockaddr *)&address, sizeof address) == 0) {
         static const char request[] = "GET /healthz HTTP/1.0\r\n\r\n";
         char answer[64] = "";
-        if (send(fd, request, sizeof request - 1, 0) > 0 && recv(fd, answer, sizeof answer - 1, 0) > 0)
+        if (send(fd, request, sizeof request - 1, 0) > 0 &&
+            recv(fd, answer, sizeof answer - 1, 0) > 0)
             sscanf(answer, "HTTP/1.%*d %d", &status);
     }
     close(fd);
