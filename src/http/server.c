@@ -267,9 +267,6 @@ static void dispatch(struct nd_request *request, const char *method)
                                 bad_name[0] ? " in parameter " : "", bad_name);
         return;
     }
-    const char *pretty_text = NULL;
-    if (!nd_param_string(request, "pretty", &pretty_text))
-        return;
     if (!nd_param_bool(request, "pretty", &request->pretty, NULL))
         return;
     reject_unknown_parameters(request);
