@@ -12,7 +12,7 @@ static void add_bytes(cJSON *object, const char *name, const uint8_t *bytes, siz
         hex[2 * i + 1] = digits[bytes[i] & 0xF];
     }
     hex[2 * count] = '\0';
-    cJSON_AddStringToObject(object, name, hex);
+    nd_json_add_string(object, name, hex);
 }
 
 void nd_handle_byteorder(struct nd_request *request)
@@ -47,11 +47,11 @@ void nd_handle_byteorder(struct nd_request *request)
     const char *input;
     nd_param_string(request, "value", &input);
     cJSON *body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "input", input);
+    nd_json_add_string(body, "input", input);
     nd_json_add_integer(body, "value", value);
-    cJSON_AddStringToObject(body, "host_byte_order", nd_byteorder_name(result.host));
+    nd_json_add_string(body, "host_byte_order", nd_byteorder_name(result.host));
     if (result.has_32) {
-        cJSON *long_form = cJSON_AddObjectToObject(body, "uint32");
+        cJSON *long_form = nd_json_add_object(body, "uint32");
         nd_json_add_integer(long_form, "value", result.bits_32.value);
         nd_json_add_integer(long_form, "ntohl", result.bits_32.network_to_host);
         nd_json_add_integer(long_form, "htonl", result.bits_32.host_to_network);
@@ -59,7 +59,7 @@ void nd_handle_byteorder(struct nd_request *request)
         add_bytes(long_form, "network_order_bytes", result.bits_32.network_bytes, 4);
     }
     if (result.has_16) {
-        cJSON *short_form = cJSON_AddObjectToObject(body, "uint16");
+        cJSON *short_form = nd_json_add_object(body, "uint16");
         nd_json_add_integer(short_form, "value", result.bits_16.value);
         nd_json_add_integer(short_form, "ntohs", result.bits_16.network_to_host);
         nd_json_add_integer(short_form, "htons", result.bits_16.host_to_network);

@@ -16,12 +16,12 @@ static const int family_values[] = {AF_UNSPEC, AF_INET, AF_INET6};
 static cJSON *render_legacy(const struct nd_convert_legacy *legacy)
 {
     cJSON *object = cJSON_CreateObject();
-    cJSON_AddBoolToObject(object, "accepted", legacy->accepted);
+    nd_json_add_bool(object, "accepted", legacy->accepted);
     if (legacy->accepted)
-        cJSON_AddStringToObject(object, "address", legacy->address);
-    cJSON_AddBoolToObject(object, "differs_from_strict", legacy->differs);
+        nd_json_add_string(object, "address", legacy->address);
+    nd_json_add_bool(object, "differs_from_strict", legacy->differs);
     if (legacy->reason[0])
-        cJSON_AddStringToObject(object, "explanation", legacy->reason);
+        nd_json_add_string(object, "explanation", legacy->reason);
     return object;
 }
 
@@ -29,19 +29,19 @@ static cJSON *render_address(const char *kind, const char *input,
                              const struct nd_convert_address *address)
 {
     cJSON *object = cJSON_CreateObject();
-    cJSON_AddStringToObject(object, "input", input);
-    cJSON_AddStringToObject(object, "input_kind", kind);
-    cJSON_AddStringToObject(object, "family", address->family == AF_INET ? "ipv4" : "ipv6");
-    cJSON_AddStringToObject(object, "address", address->text);
-    cJSON_AddStringToObject(object, "packed_hex", address->packed_hex);
+    nd_json_add_string(object, "input", input);
+    nd_json_add_string(object, "input_kind", kind);
+    nd_json_add_string(object, "family", address->family == AF_INET ? "ipv4" : "ipv6");
+    nd_json_add_string(object, "address", address->text);
+    nd_json_add_string(object, "packed_hex", address->packed_hex);
     nd_json_add_integer(object, "packed_length", address->packed_length);
     /* A JSON number is exact up to 2^53: fine for IPv4, not for IPv6. */
     if (address->family == AF_INET)
         nd_json_add_integer(object, "integer", address->ipv4_integer);
     else
-        cJSON_AddStringToObject(object, "integer", address->integer);
-    cJSON_AddStringToObject(object, "reverse_pointer", address->reverse_pointer);
-    cJSON *properties = cJSON_AddArrayToObject(object, "properties");
+        nd_json_add_string(object, "integer", address->integer);
+    nd_json_add_string(object, "reverse_pointer", address->reverse_pointer);
+    cJSON *properties = nd_json_add_array(object, "properties");
     for (int i = 0; i < ND_CONVERT_PROPERTY_COUNT; i++) {
         if (nd_convert_has_property(address, (enum nd_convert_property)i))
             cJSON_AddItemToArray(properties, cJSON_CreateString(nd_convert_property_name(
@@ -102,7 +102,7 @@ void nd_handle_convert(struct nd_request *request)
 
     int family = family_values[family_index];
     cJSON *body = cJSON_CreateObject();
-    cJSON *results = cJSON_AddArrayToObject(body, "results");
+    cJSON *results = nd_json_add_array(body, "results");
     for (size_t i = 0; i < ip_count; i++) {
         if (!convert_text(request, ips[i], results)) {
             cJSON_Delete(body);

@@ -13,14 +13,14 @@ static const char *const protocol_choices[] = {"tcp", "udp", NULL};
 static cJSON *render_service(const struct nd_service *service)
 {
     cJSON *object = cJSON_CreateObject();
-    cJSON_AddBoolToObject(object, "found", true);
+    nd_json_add_bool(object, "found", true);
     nd_json_add_integer(object, "port", service->port);
-    cJSON_AddStringToObject(object, "protocol", service->protocol);
-    cJSON_AddStringToObject(object, "name", service->name);
-    cJSON *aliases = cJSON_AddArrayToObject(object, "aliases");
+    nd_json_add_string(object, "protocol", service->protocol);
+    nd_json_add_string(object, "name", service->name);
+    cJSON *aliases = nd_json_add_array(object, "aliases");
     for (size_t i = 0; i < service->alias_count; i++)
         cJSON_AddItemToArray(aliases, cJSON_CreateString(service->aliases[i]));
-    cJSON_AddStringToObject(object, "source", nd_service_source_name(service->source));
+    nd_json_add_string(object, "source", nd_service_source_name(service->source));
     return object;
 }
 
@@ -28,12 +28,12 @@ static cJSON *render_miss(const char *key, const char *value, uint16_t port,
                           const struct nd_error *error)
 {
     cJSON *object = cJSON_CreateObject();
-    cJSON_AddBoolToObject(object, "found", false);
+    nd_json_add_bool(object, "found", false);
     if (value)
-        cJSON_AddStringToObject(object, key, value);
+        nd_json_add_string(object, key, value);
     else
         cJSON_AddNumberToObject(object, key, port);
-    cJSON_AddStringToObject(object, "error", error->message);
+    nd_json_add_string(object, "error", error->message);
     return object;
 }
 
@@ -100,8 +100,8 @@ void nd_handle_service(struct nd_request *request)
 
     const char *protocol = protocol_choices[protocol_index];
     cJSON *body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "protocol", protocol);
-    cJSON *results = cJSON_AddArrayToObject(body, "results");
+    nd_json_add_string(body, "protocol", protocol);
+    cJSON *results = nd_json_add_array(body, "results");
     size_t found = 0;
     struct nd_error first_miss;
     const char *first_miss_param = NULL;

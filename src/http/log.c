@@ -102,8 +102,14 @@ static void append_field(struct line *line, const char *key, const char *value, 
 
 static void append_number(struct line *line, const char *key, uint64_t value)
 {
-    char number[24];
-    int n = snprintf(number, sizeof number, "%llu", (unsigned long long)value);
+    char digits[24];
+    size_t at = sizeof digits;
+    do {
+        digits[--at] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value > 0);
+    const char *number = digits + at;
+    size_t n = sizeof digits - at;
     if (log_format == ND_LOG_JSON) {
         append_text(line, ",\"");
         append_text(line, key);
@@ -113,18 +119,34 @@ static void append_number(struct line *line, const char *key, uint64_t value)
         append_text(line, key);
         append_text(line, "=");
     }
-    append(line, number, (size_t)n);
+    append(line, number, n);
 }
+
+/* The date and time to the second change once a second: each thread keeps
+ * the last one formatted, and a line only adds its milliseconds. */
+static _Thread_local time_t stamp_second = -1;
+static _Thread_local char stamp_prefix[32];
 
 static void start_line(struct line *line, const char *level, const char *event)
 {
     struct timespec now;
-    struct tm utc;
     char stamp[40];
     clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &utc);
-    size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
-    snprintf(stamp + n, sizeof stamp - n, ".%03ldZ", now.tv_nsec / 1000000);
+    if (now.tv_sec != stamp_second) {
+        struct tm utc;
+        gmtime_r(&now.tv_sec, &utc);
+        strftime(stamp_prefix, sizeof stamp_prefix, "%Y-%m-%dT%H:%M:%S", &utc);
+        stamp_second = now.tv_sec;
+    }
+    size_t n = strlen(stamp_prefix);
+    memcpy(stamp, stamp_prefix, n);
+    long millisecond = now.tv_nsec / 1000000;
+    stamp[n] = '.';
+    stamp[n + 1] = (char)('0' + millisecond / 100);
+    stamp[n + 2] = (char)('0' + millisecond / 10 % 10);
+    stamp[n + 3] = (char)('0' + millisecond % 10);
+    stamp[n + 4] = 'Z';
+    stamp[n + 5] = '\0';
 
     line->length = 0;
     line->truncated = false;

@@ -133,6 +133,17 @@ bool nd_param_bool(struct nd_request *request, const char *name, bool *value, bo
     return true;
 }
 
+static cJSON *add_member(cJSON *object, const char *name, cJSON *item)
+{
+    if (!item)
+        return NULL;
+    if (!cJSON_AddItemToObjectCS(object, name, item)) {
+        cJSON_Delete(item);
+        return NULL;
+    }
+    return item;
+}
+
 cJSON *nd_json_add_integer(cJSON *object, const char *name, uint64_t value)
 {
     char digits[24];
@@ -142,7 +153,27 @@ cJSON *nd_json_add_integer(cJSON *object, const char *name, uint64_t value)
         digits[--at] = (char)('0' + value % 10);
         value /= 10;
     } while (value > 0);
-    return cJSON_AddRawToObject(object, name, digits + at);
+    return add_member(object, name, cJSON_CreateRaw(digits + at));
+}
+
+cJSON *nd_json_add_string(cJSON *object, const char *name, const char *value)
+{
+    return add_member(object, name, cJSON_CreateString(value));
+}
+
+cJSON *nd_json_add_bool(cJSON *object, const char *name, bool value)
+{
+    return add_member(object, name, cJSON_CreateBool(value));
+}
+
+cJSON *nd_json_add_object(cJSON *object, const char *name)
+{
+    return add_member(object, name, cJSON_CreateObject());
+}
+
+cJSON *nd_json_add_array(cJSON *object, const char *name)
+{
+    return add_member(object, name, cJSON_CreateArray());
 }
 
 static void add_common_headers(struct MHD_Response *response, const char *content_type,
