@@ -136,7 +136,7 @@ for _ in $(seq 100); do [ -s "$silent_port_file" ] && break; sleep 0.02; done
 silent_port=$(cat "$silent_port_file")
 read -r base_rate _ base_p99 _ _ <<<"$(run_case "$quiet_pid" "http://127.0.0.1:$netdiag_port/byteorder?value=1234" keepalive)"
 for _ in $(seq 64); do
-  curl -s -o /dev/null "http://127.0.0.1:$netdiag_port/time/sntp?server=127.0.0.1:$silent_port&timeout_ms=$(((seconds + 4) * 1000))" &
+  taskset -c 1 curl -s -o /dev/null "http://127.0.0.1:$netdiag_port/time/sntp?server=127.0.0.1:$silent_port&timeout_ms=$(((seconds + 4) * 1000))" &
 done
 sleep 0.5
 read -r busy_rate _ busy_p99 _ _ <<<"$(run_case "$quiet_pid" "http://127.0.0.1:$netdiag_port/byteorder?value=1234" keepalive)"
