@@ -31,21 +31,31 @@ struct nd_resolve_result {
     char canonical_name[ND_RESOLVE_CANONICAL_MAX]; /* from AI_CANONNAME; "" when none */
     struct nd_resolve_address addresses[ND_RESOLVE_ADDRESSES_MAX];
     size_t address_count;
-    bool truncated;       /* the name had more addresses than fit */
-    uint64_t duration_us; /* how long getaddrinfo took */
+    bool truncated;       /* the name had more distinct addresses than fit */
+    uint64_t duration_us; /* how long getaddrinfo took (CLOCK_MONOTONIC) */
 };
 
 /* Syntax check before anything reaches the resolver. ND_ERR_INVALID, with a
- * message naming the problem, for an empty name, one over 253 characters (one
- * trailing dot allowed and not counted), a label over 63 characters, an
- * empty label ("a..b", ".a"), a character outside [A-Za-z0-9-_.], or a label
- * starting or ending with '-'. IPv6 literals are accepted as they are. */
+ * message naming the problem, for an empty (or NULL) name, one over 253
+ * characters (one trailing dot allowed and not counted), a label over 63
+ * characters, an empty label ("a..b", ".a", "."), a character outside
+ * [A-Za-z0-9-_.] (so any UTF-8 byte: IDNs must arrive as "xn--" A-labels), or
+ * a label starting or ending with '-'. IPv4 dotted quads pass as names; IPv6
+ * literals (whatever inet_pton(AF_INET6) accepts, so no "[...]" and no zone)
+ * are accepted as they are. Leaves *error untouched on success. */
 enum nd_err nd_resolve_validate_name(const char *name, struct nd_error *error);
 
-/* getaddrinfo(name) with AI_CANONNAME; addresses deduplicated (getaddrinfo
- * answers once per socket type) in the resolver's order. ND_ERR_INVALID for
- * bad syntax, ND_ERR_RESOLVE with the EAI_* value otherwise. duration_us is
- * set on resolver failures too. Blocking and thread-safe. */
+/* getaddrinfo(name, NULL, {family, socktype 0, AI_CANONNAME}) through the
+ * system resolver (/etc/hosts and nsswitch apply); addresses deduplicated
+ * (getaddrinfo answers once per socket type) in the resolver's order. The name
+ * is validated first: ND_ERR_INVALID for bad syntax, with no lookup made.
+ * Resolver failures are ND_ERR_RESOLVE with error->gai_error = EAI_* (and
+ * error->os_error = errno for EAI_SYSTEM) and a message such as
+ * "getaddrinfo(www.example.invalid): Name or service not known" (names over
+ * 100 characters are shortened with "..." there). A numeric literal of the
+ * other family ("127.0.0.1" with ND_RESOLVE_IPV6) is EAI_ADDRFAMILY. *out is
+ * zeroed first; duration_us is set on resolver failures too. On success
+ * *error is cleared (code ND_OK). Blocking and thread-safe. */
 enum nd_err nd_resolve_host(const char *name, enum nd_resolve_family family,
                             struct nd_resolve_result *out, struct nd_error *error);
 
@@ -57,8 +67,11 @@ struct nd_resolve_reverse {
 };
 
 /* getnameinfo(address, NI_NAMEREQD): no numeric fallback, so an address
- * without a name is ND_ERR_RESOLVE with EAI_NONAME. ND_ERR_INVALID when the
- * text is not an IPv4 or IPv6 literal. Blocking and thread-safe. */
+ * without a name is ND_ERR_RESOLVE with EAI_NONAME. ND_ERR_INVALID ("'x' is
+ * not an IP address ...") when the text is not a strict inet_pton IPv4 or
+ * IPv6 literal. family and address are filled before the lookup, so they are
+ * valid on ND_ERR_RESOLVE too; name is "" then. On success *error is cleared.
+ * Blocking and thread-safe. */
 enum nd_err nd_resolve_reverse(const char *address, struct nd_resolve_reverse *out,
                                struct nd_error *error);
 

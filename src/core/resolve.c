@@ -8,11 +8,22 @@
 #include <sys/socket.h>
 #include <time.h>
 
+/* Durations use CLOCK_MONOTONIC so that an NTP step of the wall clock during a
+ * slow lookup cannot make it look negative or hours long. */
 static uint64_t monotonic_us(void)
 {
     struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    /* CLOCK_MONOTONIC exists on every Linux kernel, so this cannot fail in
+     * practice; a zero reading makes elapsed_us report 0 rather than garbage. */
+    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+        return 0;
     return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+}
+
+static uint64_t elapsed_us(uint64_t start)
+{
+    uint64_t end = monotonic_us();
+    return start != 0 && end > start ? end - start : 0;
 }
 
 static bool name_character(char c)
@@ -105,10 +116,14 @@ enum nd_err nd_resolve_host(const char *name, enum nd_resolve_family family,
     uint64_t start = monotonic_us();
     int gai = getaddrinfo(name, NULL, &hints, &list);
     int saved_errno = errno;
-    out->duration_us = monotonic_us() - start;
+    out->duration_us = elapsed_us(start);
     if (gai != 0) {
-        char call[ND_RESOLVE_NAME_MAX + 16];
-        snprintf(call, sizeof call, "getaddrinfo(%s)", name);
+        /* A 253-character name would push gai_strerror's reason, the part a
+         * user needs, past the end of the ND_ERROR_MESSAGE_MAX message. */
+        enum { SHOWN_NAME_MAX = 100 };
+        char call[SHOWN_NAME_MAX + 32];
+        snprintf(call, sizeof call, "getaddrinfo(%.*s%s)", (int)SHOWN_NAME_MAX, name,
+                 strlen(name) > SHOWN_NAME_MAX ? "..." : "");
         return nd_error_set_gai(error, gai, saved_errno, call);
     }
 
@@ -154,19 +169,21 @@ enum nd_err nd_resolve_reverse(const char *address, struct nd_resolve_reverse *o
         v6->sin6_family = AF_INET6;
         length = sizeof *v6;
     } else {
-        return nd_error_set(error, ND_ERR_INVALID, "'%.64s' is not an IPv4 or IPv6 address",
+        return nd_error_set(error, ND_ERR_INVALID,
+                            "'%.64s' is not an IP address (an IPv4 or IPv6 literal is expected)",
                             address ? address : "");
     }
     out->family = storage.ss_family;
-    inet_ntop(out->family,
-              out->family == AF_INET ? (const void *)&v4->sin_addr : (const void *)&v6->sin6_addr,
-              out->address, sizeof out->address);
+    const void *raw =
+        out->family == AF_INET ? (const void *)&v4->sin_addr : (const void *)&v6->sin6_addr;
+    if (!inet_ntop(out->family, raw, out->address, sizeof out->address))
+        return nd_error_set_errno(error, errno, "inet_ntop");
 
     uint64_t start = monotonic_us();
     int gai = getnameinfo((struct sockaddr *)&storage, length, out->name, sizeof out->name, NULL, 0,
                           NI_NAMEREQD);
     int saved_errno = errno;
-    out->duration_us = monotonic_us() - start;
+    out->duration_us = elapsed_us(start);
     if (gai != 0) {
         out->name[0] = '\0';
         char call[INET6_ADDRSTRLEN + 16];
