@@ -1,21 +1,45 @@
-// Browser test: Swagger UI at /docs in headless Chromium (Debian's package,
-// driven by playwright-core). Opens /byteorder, clicks "Try it out", enters
-// 1234, executes, and expects 3523477504 in the rendered response.
+// Browser test: Swagger UI at /docs in Debian's headless Chromium, driven by
+// playwright-core. Expands GET /byteorder, clicks "Try it out", types 1234
+// into the value field, clicks Execute, and waits for the rendered response
+// to show 3523477504 (ntohl(1234) on a little-endian host) with status 200.
+// Saves a screenshot of the operation with its response.
 //
-// usage: node browser.mjs NETDIAG_BINARY DOCS_DIR SCREENSHOT_PATH
+// usage: node browser.mjs [--binary NETDIAG] [--docs-dir DIR] [--screenshot PNG]
+//                         [--node-dir DIR] [--chromium PATH]
+// Defaults come from NETDIAG_BINARY, NETDIAG_DOCS_DIR (swagger-ui-dist's
+// files, given to netdiag as --docs-dir), NETDIAG_SCREENSHOT (else
+// browser-byteorder.png beside the binary), NETDIAG_NODE_DIR (where npm
+// installed playwright-core) and NETDIAG_CHROMIUM (else /usr/bin/chromium).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 
-const [binary, docsDir, screenshotPath] = process.argv.slice(2);
+const { values: options } = parseArgs({
+  options: {
+    binary: { type: 'string', default: process.env.NETDIAG_BINARY },
+    'docs-dir': { type: 'string', default: process.env.NETDIAG_DOCS_DIR },
+    screenshot: { type: 'string', default: process.env.NETDIAG_SCREENSHOT },
+    'node-dir': { type: 'string', default: process.env.NETDIAG_NODE_DIR },
+    chromium: { type: 'string', default: process.env.NETDIAG_CHROMIUM ?? '/usr/bin/chromium' },
+  },
+});
+if (!options.binary || !options['docs-dir']) {
+  console.error('usage: node browser.mjs --binary NETDIAG --docs-dir DIR (or NETDIAG_BINARY, NETDIAG_DOCS_DIR)');
+  process.exit(2);
+}
+const binary = resolve(options.binary);
+const docsDir = resolve(options['docs-dir']);
+const screenshotPath = resolve(options.screenshot ?? join(dirname(binary), 'browser-byteorder.png'));
+const require = createRequire(options['node-dir'] ? join(resolve(options['node-dir']), 'package.json') : import.meta.url);
+const { chromium } = require('playwright-core');
 
 function startServer() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, ['--listen', '127.0.0.1:0', '--echo-listen', 'off', '--docs-dir', docsDir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  const args = ['--listen', '127.0.0.1:0', '--echo-listen', 'off', '--access-log', 'off', '--docs-dir', docsDir];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const timer = setTimeout(() => reject(new Error(`netdiag did not start: ${output}`)), 10000);
     child.stdout.on('data', (chunk) => {
@@ -23,27 +47,32 @@ function startServer() {
       const match = output.match(/event=listening http=(\S+)/);
       if (match) {
         clearTimeout(timer);
-        resolve({ child, address: match[1] });
+        resolvePromise({ child, address: match[1] });
       }
     });
-    child.on('exit', (code) => reject(new Error(`netdiag exited with ${code}: ${output}`)));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`netdiag exited with ${code}: ${output}`));
+    });
   });
 }
 
-const server = await startServer();
-const profile = mkdtempSync(join(tmpdir(), 'netdiag-chromium-'));
+let server;
 let browser;
 let ok = false;
+const profile = mkdtempSync(join(tmpdir(), 'netdiag-chromium-'));
 try {
-  // A fresh profile directory each run.
+  server = await startServer();
+  // A fresh profile each run; nothing is fetched from outside this machine.
   browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: options.chromium,
     headless: true,
+    viewport: { width: 1280, height: 900 },
     args: [
       '--headless',
       '--no-sandbox',
       '--disable-gpu',
-      '--disable-quic',
       '--no-first-run',
       '--disable-background-networking',
       '--disable-component-update',
@@ -51,23 +80,50 @@ try {
     ],
   });
   const page = browser.pages()[0] ?? (await browser.newPage());
+  const outside = [];
+  await page.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (url.host === server.address || url.protocol === 'data:') return route.continue();
+    outside.push(route.request().url());
+    return route.abort();
+  });
+  page.on('pageerror', (error) => console.log(`page error: ${error.message}`));
+
   await page.goto(`http://${server.address}/docs`);
+  // Swagger UI names each operation block operations-<tag>-<operationId>.
   const operation = page.locator('#operations-local-getByteorder');
-  await operation.locator('.opblock-summary').click();
+  await operation.waitFor({ timeout: 20000 });
+  await operation.locator('.opblock-summary').first().click();
   await operation.getByRole('button', { name: 'Try it out' }).click();
-  await operation.locator('input[placeholder="value"]').fill('1234');
+  const value = operation.locator('tr[data-param-name="value"] input');
+  await value.fill('');
+  await value.pressSequentially('1234');
   await operation.getByRole('button', { name: 'Execute' }).click();
-  const body = operation.locator('.responses-wrapper .live-responses-table .response-col_description pre');
+
+  const body = operation.locator('.live-responses-table .response-col_description pre', { hasText: '3523477504' });
   await body.first().waitFor({ timeout: 15000 });
-  const text = await body.first().innerText();
-  await page.screenshot({ path: screenshotPath, fullPage: true });
-  ok = text.includes('3523477504');
-  if (!ok) console.log(`FAIL the rendered response does not show 3523477504:\n${text}`);
+  const status = (await operation.locator('.live-responses-table .response .response-col_status').first().innerText()).trim();
+  const url = await operation.locator('.request-url pre').first().innerText();
+  // The operation from its summary to the live response, parameters and all.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const block = await operation.boundingBox();
+  const live = await operation.locator('.live-responses-table').first().boundingBox();
+  await page.screenshot({
+    path: screenshotPath,
+    fullPage: true,
+    clip: { x: block.x, y: block.y, width: block.width, height: live.y + live.height - block.y + 8 },
+  });
+  ok = status === '200' && url.includes('value=1234');
+  console.log(`request: ${url.trim()}`);
+  console.log(`response: ${status}, ${(await body.first().innerText()).replace(/\s+/g, ' ').slice(0, 200)}`);
+  if (!ok) console.log(`FAIL expected status 200 for value=1234, got ${status} for ${url}`);
+  if (outside.length) console.log(`note: blocked requests to outside this machine: ${outside.join(' ')}`);
+  console.log(`screenshot: ${screenshotPath}`);
 } catch (error) {
-  console.log(`FAIL ${error}`);
+  console.log(`FAIL ${error.stack ?? error}`);
 } finally {
-  if (browser) await browser.close();
-  server.child.kill('SIGTERM');
+  if (browser) await browser.close().catch(() => {});
+  if (server) server.child.kill('SIGTERM');
   rmSync(profile, { recursive: true, force: true });
 }
 console.log(ok ? '1 passed, 0 failed' : '0 passed, 1 failed');
