@@ -43,6 +43,11 @@ struct nd_service {
 const char *nd_service_source_name(enum nd_service_source source);
 
 /*
+ * The system database is copied at the first lookup (services(5) would
+ * otherwise be parsed on every call); what the copy lacks is asked of the C
+ * library again, and the built-in table answers when the system cannot.
+ * Thread-safe.
+ *
  * The service on port/protocol, protocol being "tcp" or "udp".
  * ND_ERR_INVALID: protocol is neither. ND_ERR_NOT_FOUND: neither the system
  * nor the built-in table knows the port. ND_ERR_SYSTEM: the system lookup
@@ -62,6 +67,9 @@ enum nd_err nd_service_by_port(uint16_t port, const char *protocol, struct nd_se
  */
 enum nd_err nd_service_by_name(const char *name, const char *protocol, struct nd_service *out,
                                struct nd_error *error);
+
+/* How many tcp and udp entries the copy of the system database holds. */
+size_t nd_service_system_entries(void);
 
 /* The same lookups in the built-in table alone; source is always BUILTIN. */
 enum nd_err nd_service_builtin_by_port(uint16_t port, const char *protocol, struct nd_service *out,

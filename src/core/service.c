@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,6 +139,193 @@ static enum nd_err system_find(const struct query *query, struct nd_service *out
     }
 }
 
+/*
+ * The system database, read once. glibc's files backend opens and parses the
+ * whole of services(5) on every getservbyport_r call, about 14 µs, which made
+ * /service the slowest fast endpoint. A miss still asks the C library, so
+ * entries added later and backends that cannot be listed keep answering.
+ */
+struct snapshot_row {
+    const char *name;
+    uint16_t port;
+    const char *protocol; /* "tcp" or "udp", static */
+    char **aliases;       /* NULL-terminated */
+};
+
+struct snapshot {
+    struct snapshot_row *rows; /* in database order: the first match wins */
+    size_t count;
+    size_t *by_port; /* indexes of rows, sorted by port, protocol, then order */
+};
+
+static struct snapshot snapshot;
+static pthread_once_t snapshot_once = PTHREAD_ONCE_INIT;
+
+static void free_row(struct snapshot_row *row)
+{
+    free((char *)row->name);
+    for (size_t i = 0; row->aliases && row->aliases[i]; i++)
+        free(row->aliases[i]);
+    free(row->aliases);
+}
+
+static bool copy_entry(const struct servent *entry, const char *protocol, struct snapshot_row *row)
+{
+    size_t alias_count = 0;
+    while (entry->s_aliases[alias_count])
+        alias_count++;
+    *row = (struct snapshot_row){.port = ntohs((uint16_t)entry->s_port), .protocol = protocol};
+    row->name = strdup(entry->s_name);
+    row->aliases = calloc(alias_count + 1, sizeof *row->aliases);
+    if (!row->name || !row->aliases) {
+        free_row(row);
+        return false;
+    }
+    for (size_t i = 0; i < alias_count; i++) {
+        row->aliases[i] = strdup(entry->s_aliases[i]);
+        if (!row->aliases[i]) {
+            free_row(row);
+            return false;
+        }
+    }
+    return true;
+}
+
+static int compare_by_port(const void *left, const void *right)
+{
+    size_t a = *(const size_t *)left, b = *(const size_t *)right;
+    const struct snapshot_row *x = &snapshot.rows[a], *y = &snapshot.rows[b];
+    if (x->port != y->port)
+        return x->port < y->port ? -1 : 1;
+    int protocol = strcmp(x->protocol, y->protocol);
+    if (protocol != 0)
+        return protocol;
+    return a < b ? -1 : (a > b);
+}
+
+static void discard_snapshot(void)
+{
+    for (size_t i = 0; i < snapshot.count; i++)
+        free_row(&snapshot.rows[i]);
+    free(snapshot.rows);
+    free(snapshot.by_port);
+    snapshot = (struct snapshot){0};
+}
+
+/* Any failure leaves the snapshot empty, and every lookup asks the C library. */
+static void load_snapshot(void)
+{
+    size_t capacity = 0, size = LOOKUP_BUFFER_START;
+    char *buffer = malloc(size);
+    if (!buffer)
+        return;
+    setservent(0);
+    for (;;) {
+        struct servent entry;
+        struct servent *found = NULL;
+        int status = getservent_r(&entry, buffer, size, &found);
+        if (status == ERANGE && size < LOOKUP_BUFFER_LIMIT) {
+            char *bigger = realloc(buffer, size * 2);
+            if (!bigger)
+                break;
+            buffer = bigger;
+            size *= 2;
+            continue;
+        }
+        if (status != 0 || !found)
+            break;
+        const char *protocol = strcmp(found->s_proto, "tcp") == 0   ? "tcp"
+                               : strcmp(found->s_proto, "udp") == 0 ? "udp"
+                                                                    : NULL;
+        if (!protocol)
+            continue;
+        if (snapshot.count == capacity) {
+            size_t grown = capacity ? capacity * 2 : 256;
+            struct snapshot_row *rows = realloc(snapshot.rows, grown * sizeof *rows);
+            if (!rows)
+                goto failed;
+            snapshot.rows = rows;
+            capacity = grown;
+        }
+        if (!copy_entry(found, protocol, &snapshot.rows[snapshot.count]))
+            goto failed;
+        snapshot.count++;
+    }
+    endservent();
+    free(buffer);
+    snapshot.by_port = malloc((snapshot.count ? snapshot.count : 1) * sizeof *snapshot.by_port);
+    if (!snapshot.by_port) {
+        discard_snapshot();
+        return;
+    }
+    for (size_t i = 0; i < snapshot.count; i++)
+        snapshot.by_port[i] = i;
+    qsort(snapshot.by_port, snapshot.count, sizeof *snapshot.by_port, compare_by_port);
+    return;
+
+failed:
+    endservent();
+    free(buffer);
+    discard_snapshot();
+}
+
+static const struct snapshot_row *snapshot_find_port(uint16_t port, const char *protocol)
+{
+    size_t low = 0, high = snapshot.count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        const struct snapshot_row *row = &snapshot.rows[snapshot.by_port[middle]];
+        int order =
+            row->port != port ? (row->port < port ? -1 : 1) : strcmp(row->protocol, protocol);
+        if (order < 0)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    if (low == snapshot.count)
+        return NULL;
+    const struct snapshot_row *row = &snapshot.rows[snapshot.by_port[low]];
+    return row->port == port && strcmp(row->protocol, protocol) == 0 ? row : NULL;
+}
+
+static bool name_in(const char *name, const char *const *names)
+{
+    for (size_t i = 0; names[i]; i++) {
+        if (strcmp(names[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const struct snapshot_row *snapshot_find_name(const char *name, const char *protocol)
+{
+    for (size_t i = 0; i < snapshot.count; i++) {
+        const struct snapshot_row *row = &snapshot.rows[i];
+        if (strcmp(row->protocol, protocol) == 0 &&
+            (strcmp(row->name, name) == 0 || name_in(name, (const char *const *)row->aliases)))
+            return row;
+    }
+    return NULL;
+}
+
+static enum nd_err snapshot_find(const struct query *query, struct nd_service *out,
+                                 struct nd_error *error)
+{
+    if (pthread_once(&snapshot_once, load_snapshot) != 0)
+        return ND_ERR_NOT_FOUND;
+    const struct snapshot_row *row = query->name ? snapshot_find_name(query->name, query->protocol)
+                                                 : snapshot_find_port(query->port, query->protocol);
+    if (!row)
+        return ND_ERR_NOT_FOUND;
+    return fill_service(out, row->name, row->port, row->protocol, (const char *const *)row->aliases,
+                        ND_SERVICE_SOURCE_SYSTEM, error);
+}
+
+size_t nd_service_system_entries(void)
+{
+    return pthread_once(&snapshot_once, load_snapshot) == 0 ? snapshot.count : 0;
+}
+
 static bool row_matches(const struct nd_services_row *row, const struct query *query)
 {
     if (strcmp(row->protocol, query->protocol) != 0)
@@ -148,11 +336,7 @@ static bool row_matches(const struct nd_services_row *row, const struct query *q
      * (getservbyname("www", "tcp") is http), so the table does as well. */
     if (strcmp(row->name, query->name) == 0)
         return true;
-    for (size_t i = 0; row->aliases[i]; i++) {
-        if (strcmp(row->aliases[i], query->name) == 0)
-            return true;
-    }
-    return false;
+    return name_in(query->name, row->aliases);
 }
 
 /* The first match wins, as when the files backend reads services(5) top down. */
@@ -170,7 +354,9 @@ static enum nd_err lookup(const struct query *query, bool ask_system, struct nd_
 {
     enum nd_err system_code = ND_ERR_NOT_FOUND;
     if (ask_system) {
-        system_code = system_find(query, out, error);
+        system_code = snapshot_find(query, out, error);
+        if (system_code == ND_ERR_NOT_FOUND)
+            system_code = system_find(query, out, error);
         if (system_code == ND_OK)
             return ND_OK;
     }

@@ -4,7 +4,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -238,6 +242,83 @@ static void test_builtin_not_found(void **state)
     assert_int_equal(nd_service_builtin_by_name("HTTP", "tcp", &service, &error), ND_ERR_NOT_FOUND);
 }
 
+/* What the C library itself answers, or false when it knows no such entry. */
+static bool library_answer(uint16_t port, const char *name, const char *protocol,
+                           struct servent *entry, char *buffer, size_t size)
+{
+    struct servent *found = NULL;
+    int status = name ? getservbyname_r(name, protocol, entry, buffer, size, &found)
+                      : getservbyport_r(htons(port), protocol, entry, buffer, size, &found);
+    assert_true(status == 0 || status == ENOENT);
+    return found != NULL;
+}
+
+static void assert_same_answer(uint16_t port, const char *name, const char *protocol)
+{
+    char buffer[4096];
+    struct servent entry;
+    bool known = library_answer(port, name, protocol, &entry, buffer, sizeof buffer);
+    struct nd_service service;
+    struct nd_error error;
+    enum nd_err err = name ? nd_service_by_name(name, protocol, &service, &error)
+                           : nd_service_by_port(port, protocol, &service, &error);
+    if (!known) {
+        /* Only the built-in table may answer what the system does not know. */
+        if (err == ND_OK)
+            assert_int_equal(service.source, ND_SERVICE_SOURCE_BUILTIN);
+        else
+            assert_int_equal(err, ND_ERR_NOT_FOUND);
+        return;
+    }
+    assert_int_equal(err, ND_OK);
+    assert_int_equal(service.source, ND_SERVICE_SOURCE_SYSTEM);
+    assert_string_equal(service.name, entry.s_name);
+    assert_int_equal(service.port, ntohs((uint16_t)entry.s_port));
+    size_t aliases = 0;
+    while (entry.s_aliases[aliases])
+        aliases++;
+    assert_int_equal(service.alias_count, aliases);
+    for (size_t i = 0; i < aliases; i++)
+        assert_string_equal(service.aliases[i], entry.s_aliases[i]);
+}
+
+/* The copy of the database that lookups use answers exactly as the C
+ * library does: for every entry it lists, by port, name and alias, and for
+ * the low ports where most misses are. */
+static void test_matches_c_library(void **state)
+{
+    (void)state;
+    static const char *const protocols[] = {"tcp", "udp"};
+    for (uint32_t port = 0; port < 2048; port++) {
+        for (size_t p = 0; p < 2; p++)
+            assert_same_answer((uint16_t)port, NULL, protocols[p]);
+    }
+    char buffer[4096];
+    struct servent entry, *found;
+    size_t listed = 0;
+    setservent(0);
+    while (getservent_r(&entry, buffer, sizeof buffer, &found) == 0 && found) {
+        if (strcmp(entry.s_proto, "tcp") != 0 && strcmp(entry.s_proto, "udp") != 0)
+            continue;
+        /* assert_same_answer's own lookups must not disturb this walk. */
+        char name[ND_SERVICE_NAME_MAX], protocol[ND_SERVICE_PROTOCOL_MAX];
+        char aliases[ND_SERVICE_ALIASES_MAX][ND_SERVICE_NAME_MAX];
+        size_t alias_count = 0;
+        uint16_t port = ntohs((uint16_t)entry.s_port);
+        snprintf(name, sizeof name, "%s", entry.s_name);
+        snprintf(protocol, sizeof protocol, "%s", entry.s_proto);
+        for (; entry.s_aliases[alias_count] && alias_count < ND_SERVICE_ALIASES_MAX; alias_count++)
+            snprintf(aliases[alias_count], sizeof aliases[0], "%s", entry.s_aliases[alias_count]);
+        assert_same_answer(port, NULL, protocol);
+        assert_same_answer(0, name, protocol);
+        for (size_t i = 0; i < alias_count; i++)
+            assert_same_answer(0, aliases[i], protocol);
+        listed++;
+    }
+    endservent();
+    assert_int_equal(nd_service_system_entries(), listed);
+}
+
 static void test_source_name(void **state)
 {
     (void)state;
@@ -253,7 +334,8 @@ int main(void)
         cmocka_unit_test(test_by_name_alias),     cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_invalid_protocol),  cmocka_unit_test(test_invalid_names),
         cmocka_unit_test(test_builtin_by_port),   cmocka_unit_test(test_builtin_by_name),
-        cmocka_unit_test(test_builtin_not_found), cmocka_unit_test(test_source_name),
+        cmocka_unit_test(test_builtin_not_found), cmocka_unit_test(test_matches_c_library),
+        cmocka_unit_test(test_source_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
