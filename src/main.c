@@ -86,7 +86,9 @@ static const struct option options[] = {
     {"per-ip-connections", "NETDIAG_PER_IP_CONNECTIONS", "0", OPTION_NUMBER, 0, 1000000,
      FIELD(per_ip_connections), "open HTTP connections per client address; 0 = no limit"},
     {"connection-timeout", "NETDIAG_CONNECTION_TIMEOUT", "60", OPTION_NUMBER, 1, 86400,
-     FIELD(connection_timeout_s), "seconds an idle or stalled HTTP connection is kept"},
+     FIELD(connection_timeout_s),
+     "seconds an idle or stalled HTTP connection is kept, and that a request may take to arrive "
+     "whole"},
     {"connection-memory", "NETDIAG_CONNECTION_MEMORY", "8192", OPTION_NUMBER, 4096, 1048576,
      FIELD(connection_memory),
      "bytes per HTTP connection for the request line and headers (414/431 beyond)"},

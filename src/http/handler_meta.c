@@ -62,14 +62,19 @@ static void render_server_metrics(struct nd_metrics_text *text, struct nd_http_s
     nd_metrics_append(text, "netdiag_http_requests_in_flight %u\n", nd_http_in_flight(server));
 
     unsigned open;
-    uint64_t refused;
-    nd_http_get_connection_stats(server, &open, &refused);
+    uint64_t refused, timed_out;
+    nd_http_get_connection_stats(server, &open, &refused, &timed_out);
     nd_metrics_family(text, "netdiag_http_connections_open", "gauge", "Open HTTP connections.");
     nd_metrics_append(text, "netdiag_http_connections_open %u\n", open);
     nd_metrics_family(text, "netdiag_http_connections_refused_total", "counter",
                       "HTTP connections closed at once because --max-connections was reached.");
     nd_metrics_append(text, "netdiag_http_connections_refused_total %llu\n",
                       (unsigned long long)refused);
+    nd_metrics_family(text, "netdiag_http_connections_timed_out_total", "counter",
+                      "HTTP connections closed because a request had not arrived whole within "
+                      "--connection-timeout.");
+    nd_metrics_append(text, "netdiag_http_connections_timed_out_total %llu\n",
+                      (unsigned long long)timed_out);
 
     struct nd_deferred_stats slow;
     nd_deferred_get_stats(nd_http_deferred(server), &slow);

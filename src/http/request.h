@@ -23,6 +23,7 @@ struct MHD_Response;
 struct nd_http_server;
 struct nd_route;
 struct nd_deferred_job;
+struct nd_deadline_watch;
 
 enum { ND_REQUEST_ID_MAX = 65 };
 
@@ -37,7 +38,8 @@ struct nd_request {
     bool queued;   /* and handed to libmicrohttpd */
     unsigned status;
     struct MHD_Response *response;
-    struct nd_deferred_job *deferred; /* slow work in progress, or NULL */
+    struct nd_deferred_job *deferred;         /* slow work in progress, or NULL */
+    struct nd_deadline_watch *deadline_watch; /* the connection's, or NULL */
     uint64_t body_bytes;
     uint64_t start_ns;
     char request_id[ND_REQUEST_ID_MAX];

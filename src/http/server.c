@@ -14,12 +14,14 @@
 #include "http/log.h"
 #include "http/metrics.h"
 #include "http/request.h"
+#include "http/request_deadline.h"
 #include "http/routes.h"
 
 struct nd_http_server {
     struct nd_http_config config;
     struct MHD_Daemon *daemon;
     struct nd_deferred *deferred;
+    struct nd_request_deadline *deadline; /* NULL when connection_timeout_s is 0 */
     atomic_bool draining;
     atomic_uint in_flight;
     atomic_uint connections;      /* open HTTP connections */
@@ -293,6 +295,12 @@ static enum MHD_Result on_request(void *context, struct MHD_Connection *connecti
          * the (empty) body is complete: answering earlier would make
          * libmicrohttpd close a keep-alive connection. */
         request->method = method;
+        if (server->deadline) {
+            const union MHD_ConnectionInfo *info =
+                MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+            request->deadline_watch = info ? info->socket_context : NULL;
+            nd_request_deadline_arrived(request->deadline_watch);
+        }
         atomic_fetch_add_explicit(&server->in_flight, 1, memory_order_relaxed);
         assign_request_id(request);
         if (server->config.access_log)
@@ -331,7 +339,9 @@ static void on_completed(void *context, struct MHD_Connection *connection, void 
     if (!request)
         return;
     if (request->method) {
-        uint64_t duration_us = (monotonic_ns() - request->start_ns) / 1000u;
+        uint64_t now_ns = monotonic_ns();
+        uint64_t duration_us = (now_ns - request->start_ns) / 1000u;
+        nd_request_deadline_rearm(request->deadline_watch, now_ns);
         nd_metrics_record(request->route, request->method, request->status, duration_us);
         if (server->config.access_log) {
             struct nd_access_entry entry = {
@@ -377,12 +387,21 @@ static void on_connection(void *context, struct MHD_Connection *connection, void
                           enum MHD_ConnectionNotificationCode code)
 {
     struct nd_http_server *server = context;
-    (void)connection;
-    (void)socket_context;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add_explicit(&server->connections, 1, memory_order_relaxed);
-    else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+        const union MHD_ConnectionInfo *info =
+            server->deadline
+                ? MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD)
+                : NULL;
+        *socket_context =
+            info ? nd_request_deadline_watch(server->deadline, info->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        /* libmicrohttpd closes the socket after this returns. */
+        if (server->deadline)
+            nd_request_deadline_forget(server->deadline, *socket_context);
+        *socket_context = NULL;
         atomic_fetch_sub_explicit(&server->connections, 1, memory_order_relaxed);
+    }
 }
 
 static void on_library_error(void *context, const char *format, va_list args)
@@ -423,6 +442,16 @@ enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_se
         free(server);
         return err;
     }
+    if (config->connection_timeout_s > 0) {
+        err = nd_request_deadline_start((uint64_t)config->connection_timeout_s * 1000u,
+                                        &server->deadline, error);
+        if (err != ND_OK) {
+            nd_deferred_stop(server->deferred);
+            nd_deferred_free(server->deferred);
+            free(server);
+            return err;
+        }
+    }
 
     /* One epoll set per polling thread, not a thread per connection: the
      * thread count stays fixed however many clients connect. Suspend/resume
@@ -447,6 +476,7 @@ enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_se
     server->daemon = MHD_start_daemon(flags, 0, on_accept, server, on_request, server,
                                       MHD_OPTION_ARRAY, options, MHD_OPTION_END);
     if (!server->daemon) {
+        nd_request_deadline_stop(server->deadline);
         nd_deferred_stop(server->deferred);
         nd_deferred_free(server->deferred);
         free(server);
@@ -481,10 +511,11 @@ unsigned nd_http_in_flight(const struct nd_http_server *server)
 }
 
 void nd_http_get_connection_stats(const struct nd_http_server *server, unsigned *open,
-                                  uint64_t *refused)
+                                  uint64_t *refused, uint64_t *timed_out)
 {
     *open = atomic_load(&server->connections);
     *refused = atomic_load(&server->refused);
+    *timed_out = server->deadline ? nd_request_deadline_expired(server->deadline) : 0;
 }
 
 struct nd_deferred *nd_http_deferred(const struct nd_http_server *server)
@@ -516,6 +547,7 @@ void nd_http_stop(struct nd_http_server *server)
      * slow work first, which resumes them. */
     nd_deferred_stop(server->deferred);
     MHD_stop_daemon(server->daemon);
+    nd_request_deadline_stop(server->deadline);
     nd_deferred_free(server->deferred);
     free(server);
 }

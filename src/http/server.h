@@ -22,12 +22,14 @@ struct nd_metrics_text;
 typedef void (*nd_metrics_fn)(void *context, struct nd_metrics_text *text);
 
 struct nd_http_config {
-    int listen_fd;                 /* bound and listening; the server owns it once started */
-    unsigned threads;              /* polling threads, each with its own epoll set */
-    unsigned max_connections;      /* beyond it, new connections are refused */
-    unsigned per_ip_connections;   /* 0 = unlimited */
-    unsigned connection_timeout_s; /* idle or stalled connections are closed after it */
-    size_t connection_memory;      /* per-connection buffer: bounds request line and headers */
+    int listen_fd;               /* bound and listening; the server owns it once started */
+    unsigned threads;            /* polling threads, each with its own epoll set */
+    unsigned max_connections;    /* beyond it, new connections are refused */
+    unsigned per_ip_connections; /* 0 = unlimited */
+    /* Closes a connection idle that long, or whose next request has not
+     * arrived whole that long after it opened or its last response ended. */
+    unsigned connection_timeout_s;
+    size_t connection_memory; /* per-connection buffer: bounds request line and headers */
     bool access_log;
     const char *cors_origin; /* NULL or "" = no CORS headers */
     nd_ready_fn ready;       /* may be NULL */
@@ -62,9 +64,11 @@ bool nd_http_is_draining(const struct nd_http_server *server);
 /* Requests received and not yet completely answered. */
 unsigned nd_http_in_flight(const struct nd_http_server *server);
 
-/* Open HTTP connections, and those closed at once over max_connections. */
+/* Open HTTP connections, those closed at once over max_connections, and
+ * those closed because a request took longer than connection_timeout_s to
+ * arrive whole. */
 void nd_http_get_connection_stats(const struct nd_http_server *server, unsigned *open,
-                                  uint64_t *refused);
+                                  uint64_t *refused, uint64_t *timed_out);
 
 /* Closes every connection, joins the threads and frees the server. */
 void nd_http_stop(struct nd_http_server *server);

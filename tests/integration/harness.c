@@ -477,3 +477,18 @@ void nd_test_expect_bad_inputs(const struct nd_test_server *server,
         nd_test_response_free(&response);
     }
 }
+
+long nd_test_resident_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *file = fopen(path, "r");
+    assert_non_null(file);
+    long kib = -1;
+    while (fgets(line, sizeof line, file)) {
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    }
+    fclose(file);
+    return kib;
+}

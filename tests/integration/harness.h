@@ -106,6 +106,9 @@ void nd_test_tool_path(const char *name, char *out, size_t size);
 /* Occurrences of text in the file (0 when it does not exist). */
 unsigned nd_test_count_in_file(const char *path, const char *text);
 
+/* The resident set of process pid, in KiB (VmRSS). */
+long nd_test_resident_kib(pid_t pid);
+
 /* Waits for a file holding a decimal number (a port file); 0 on timeout. */
 unsigned nd_test_read_port_file(const char *path, int timeout_ms);
 

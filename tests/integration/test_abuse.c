@@ -92,10 +92,22 @@ static void test_malformed_requests(void **state)
     assert_int_equal(raw_status(server->http_port, chunked, sizeof chunked - 1), 413);
 }
 
+/* True once the server has closed fd (end of stream or a reset). */
+static bool closed_by_server(int fd)
+{
+    char byte;
+    ssize_t n = recv(fd, &byte, 1, 0);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* Slowloris: 500 clients each send one header byte a second and never stop.
+ * libmicrohttpd alone only times out silence; netdiag's request deadline
+ * must close them once a request has taken --connection-timeout (2 s) to
+ * arrive, and a normal client must be served promptly all along. */
 static void test_slow_clients_do_not_stop_others(void **state)
 {
     (void)state;
-    enum { SLOW = 500 };
+    enum { SLOW = 500, TIMEOUT_S = 2 };
     struct rlimit limit;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &limit), 0);
     if (limit.rlim_cur < SLOW + 64) {
@@ -104,17 +116,27 @@ static void test_slow_clients_do_not_stop_others(void **state)
     }
     struct nd_test_server server;
     nd_test_server_start(&server, (const char *[]){"--connection-timeout", "2", NULL});
-    static const char request[] = "GET /healthz HTTP/1.1\r\nHost: slow\r\nX-Slow: ";
+    static const char request[] = "GET /healthz HTTP/1.1\r\nHost: slow\r\nX-Slow: aaaaaaaaaaaa";
     int fds[SLOW];
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
     for (int i = 0; i < SLOW; i++) {
         fds[i] = nd_test_connect(server.http_port);
         assert_int_equal(fcntl(fds[i], F_SETFL, O_NONBLOCK), 0);
     }
-    /* Three seconds of one header byte per second on every connection,
-     * while a normal client keeps being served promptly. */
-    for (size_t second = 0; second < 3; second++) {
-        for (int i = 0; i < SLOW; i++)
-            send(fds[i], request + second, 1, MSG_NOSIGNAL);
+    int closed = 0;
+    double last_closed_at = 0;
+    for (size_t second = 0; closed < SLOW && second < sizeof request - 1; second++) {
+        for (int i = 0; i < SLOW; i++) {
+            if (fds[i] < 0)
+                continue;
+            if (closed_by_server(fds[i]) || send(fds[i], request + second, 1, MSG_NOSIGNAL) != 1) {
+                close(fds[i]);
+                fds[i] = -1;
+                closed++;
+                last_closed_at = elapsed_since(&start);
+            }
+        }
         for (int j = 0; j < 10; j++) {
             struct nd_test_response response;
             nd_test_get(&server, "/byteorder?value=1234", &response);
@@ -124,29 +146,50 @@ static void test_slow_clients_do_not_stop_others(void **state)
         }
         usleep(900 * 1000);
     }
-    /* Once they stall, the connection timeout closes them. */
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    int closed = 0;
-    while (closed < SLOW && elapsed_since(&start) < 8.0) {
-        for (int i = 0; i < SLOW; i++) {
-            if (fds[i] < 0)
-                continue;
-            char byte;
-            ssize_t n = recv(fds[i], &byte, 1, 0);
-            if (n == 0 || (n < 0 && errno != EAGAIN)) {
-                close(fds[i]);
-                fds[i] = -1;
-                closed++;
-            }
-        }
-        usleep(100 * 1000);
-    }
     for (int i = 0; i < SLOW; i++) {
         if (fds[i] >= 0)
             close(fds[i]);
     }
+    /* All of them, while still sending, and close to the deadline: the
+     * sweep runs every half second, and the loop above looks once a second. */
     assert_int_equal(closed, SLOW);
+    assert_true(last_closed_at < TIMEOUT_S + 2.5);
+
+    struct nd_test_response metrics;
+    nd_test_get(&server, "/metrics", &metrics);
+    char line[64];
+    snprintf(line, sizeof line, "\nnetdiag_http_connections_timed_out_total %d\n", SLOW);
+    assert_non_null(strstr(metrics.body, line));
+    nd_test_response_free(&metrics);
+    assert_int_equal(nd_test_server_stop(&server, 10000), 0);
+}
+
+/* A keep-alive client that sends whole requests is never cut, however long
+ * it stays: the deadline starts again after every response. */
+static void test_steady_keep_alive_client_is_kept(void **state)
+{
+    (void)state;
+    struct nd_test_server server;
+    nd_test_server_start(&server, (const char *[]){"--connection-timeout", "1", NULL});
+    int fd = nd_test_connect(server.http_port);
+    static const char request[] = "GET /healthz HTTP/1.1\r\nHost: steady\r\n\r\n";
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(send(fd, request, sizeof request - 1, MSG_NOSIGNAL),
+                         (ssize_t)(sizeof request - 1));
+        char answer[1024];
+        struct pollfd entry = {.fd = fd, .events = POLLIN};
+        assert_int_equal(poll(&entry, 1, 5000), 1);
+        ssize_t n = recv(fd, answer, sizeof answer - 1, 0);
+        assert_true(n > 0);
+        answer[n] = '\0';
+        assert_non_null(strstr(answer, "HTTP/1.1 200"));
+        usleep(600 * 1000); /* 3.6 s in all, over three timeouts */
+    }
+    close(fd);
+    struct nd_test_response metrics;
+    nd_test_get(&server, "/metrics", &metrics);
+    assert_non_null(strstr(metrics.body, "\nnetdiag_http_connections_timed_out_total 0\n"));
+    nd_test_response_free(&metrics);
     assert_int_equal(nd_test_server_stop(&server, 10000), 0);
 }
 
@@ -212,26 +255,11 @@ struct chaos_client {
 
 /* 1000 echo clients at once: random sizes and chunks, half of them
  * half-close and must get every byte back, the others disconnect midway. */
-static long resident_kib(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *file = fopen(path, "r");
-    assert_non_null(file);
-    long kib = -1;
-    while (fgets(line, sizeof line, file)) {
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    }
-    fclose(file);
-    return kib;
-}
-
 static void test_echo_chaos(void **state)
 {
     struct nd_test_server *server = *state;
     enum { CLIENTS = 1000 };
-    long baseline_kib = resident_kib(server->pid);
+    long baseline_kib = nd_test_resident_kib(server->pid);
     struct chaos_client *clients = calloc(CLIENTS, sizeof *clients);
     struct pollfd *polls = calloc(CLIENTS, sizeof *polls);
     uint32_t seed = 20261125;
@@ -305,7 +333,7 @@ static void test_echo_chaos(void **state)
     }
     /* And the buffers are gone: up to 1000 x 64 KiB were in use at the peak.
      * (Not under AddressSanitizer, whose quarantine keeps freed memory.) */
-    long after_kib = resident_kib(server->pid);
+    long after_kib = nd_test_resident_kib(server->pid);
     printf("echo chaos: resident memory %ld KiB before, %ld KiB after\n", baseline_kib, after_kib);
 #ifndef __SANITIZE_ADDRESS__
     assert_true(after_kib <= baseline_kib + 4096);
@@ -393,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_oversized_request_line_and_headers),
         cmocka_unit_test(test_malformed_requests),
         cmocka_unit_test(test_slow_clients_do_not_stop_others),
+        cmocka_unit_test(test_steady_keep_alive_client_is_kept),
         cmocka_unit_test(test_connection_limits),
         cmocka_unit_test(test_echo_chaos),
         cmocka_unit_test(test_sigterm_under_load_truncates_nothing),

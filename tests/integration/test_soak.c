@@ -38,21 +38,6 @@ struct connection {
     bool waiting;
 };
 
-static long resident_kib(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *file = fopen(path, "r");
-    assert_non_null(file);
-    long kib = -1;
-    while (fgets(line, sizeof line, file)) {
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    }
-    fclose(file);
-    return kib;
-}
-
 static void send_request(struct connection *connection)
 {
     char request[256];
@@ -104,7 +89,7 @@ static void test_soak(void **state)
         clock_gettime(CLOCK_MONOTONIC, &now);
         long elapsed = now.tv_sec - start.tv_sec;
         if (rss_start < 0 && elapsed >= 5)
-            rss_start = resident_kib(server.pid); /* after the warm-up */
+            rss_start = nd_test_resident_kib(server.pid); /* after the warm-up */
         if (elapsed >= seconds)
             break;
         for (int i = 0; i < CONNECTIONS; i++)
@@ -126,7 +111,7 @@ static void test_soak(void **state)
             send_request(connection);
         }
     }
-    rss_end = resident_kib(server.pid);
+    rss_end = nd_test_resident_kib(server.pid);
     if (rss_start < 0)
         rss_start = rss_end;
     printf("soak: %d s, %d connections, %lu answers (%.0f/s), all 200; RSS %ld kB -> %ld kB\n",

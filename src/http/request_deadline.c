@@ -1,0 +1,187 @@
+#include "http/request_deadline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* Zero in waiting_since: the connection is not waiting for a request. */
+enum { NOT_WAITING = 0 };
+
+struct nd_deadline_watch {
+    int fd;
+    /* Written by the connection's thread on every request, read by the
+     * sweeper: an atomic, so that the hot path takes no lock. */
+    atomic_uint_fast64_t waiting_since_ns;
+    bool expired;
+    struct nd_deadline_watch *previous, *next;
+};
+
+struct nd_request_deadline {
+    uint64_t timeout_ns;
+    uint64_t period_ns;
+    pthread_t thread;
+    /* Guards the list, stopping and each watch's expired flag. Held while a
+     * socket is shut down, so that forget (and then the close) waits. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stopping;
+    struct nd_deadline_watch *head;
+    atomic_uint_fast64_t expired;
+};
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+static void expire_late(struct nd_request_deadline *deadline, uint64_t now)
+{
+    for (struct nd_deadline_watch *watch = deadline->head; watch; watch = watch->next) {
+        uint64_t since = atomic_load_explicit(&watch->waiting_since_ns, memory_order_relaxed);
+        /* since may be later than now: rearmed after the sweep read the clock. */
+        if (watch->expired || since == NOT_WAITING || since > now ||
+            now - since < deadline->timeout_ns)
+            continue;
+        watch->expired = true;
+        /* The poller sees end of stream and closes the connection in its own
+         * thread. ENOTCONN means the peer is already gone, which is as good. */
+        if (shutdown(watch->fd, SHUT_RDWR) == 0 || errno == ENOTCONN)
+            atomic_fetch_add_explicit(&deadline->expired, 1, memory_order_relaxed);
+    }
+}
+
+static void *sweep(void *argument)
+{
+    struct nd_request_deadline *deadline = argument;
+    pthread_mutex_lock(&deadline->lock);
+    while (!deadline->stopping) {
+        uint64_t next = monotonic_ns() + deadline->period_ns;
+        struct timespec until = {.tv_sec = (time_t)(next / 1000000000u),
+                                 .tv_nsec = (long)(next % 1000000000u)};
+        int status = 0;
+        while (!deadline->stopping && status != ETIMEDOUT)
+            status = pthread_cond_timedwait(&deadline->wake, &deadline->lock, &until);
+        if (!deadline->stopping)
+            expire_late(deadline, monotonic_ns());
+    }
+    pthread_mutex_unlock(&deadline->lock);
+    return NULL;
+}
+
+enum nd_err nd_request_deadline_start(uint64_t timeout_ms, struct nd_request_deadline **out,
+                                      struct nd_error *error)
+{
+    struct nd_request_deadline *deadline = calloc(1, sizeof *deadline);
+    if (!deadline)
+        return nd_error_set(error, ND_ERR_NO_MEMORY, "out of memory");
+    deadline->timeout_ns = timeout_ms * 1000000u;
+    /* A connection is cut within a quarter of the timeout (at most half a
+     * second) after its time is up. */
+    deadline->period_ns = deadline->timeout_ns / 4;
+    if (deadline->period_ns > 500000000u)
+        deadline->period_ns = 500000000u;
+    if (deadline->period_ns < 1000000u)
+        deadline->period_ns = 1000000u;
+    atomic_init(&deadline->expired, 0);
+
+    pthread_condattr_t attributes;
+    int status = pthread_condattr_init(&attributes);
+    if (status == 0) {
+        status = pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+        if (status == 0)
+            status = pthread_cond_init(&deadline->wake, &attributes);
+        pthread_condattr_destroy(&attributes);
+    }
+    if (status != 0) {
+        free(deadline);
+        return nd_error_set_errno(error, status, "pthread_cond_init");
+    }
+    status = pthread_mutex_init(&deadline->lock, NULL);
+    if (status == 0) {
+        status = pthread_create(&deadline->thread, NULL, sweep, deadline);
+        if (status != 0)
+            pthread_mutex_destroy(&deadline->lock);
+    }
+    if (status != 0) {
+        pthread_cond_destroy(&deadline->wake);
+        free(deadline);
+        return nd_error_set_errno(error, status, "pthread_create (request deadline)");
+    }
+    *out = deadline;
+    return ND_OK;
+}
+
+struct nd_deadline_watch *nd_request_deadline_watch(struct nd_request_deadline *deadline, int fd)
+{
+    struct nd_deadline_watch *watch = calloc(1, sizeof *watch);
+    if (!watch)
+        return NULL;
+    watch->fd = fd;
+    atomic_init(&watch->waiting_since_ns, monotonic_ns());
+    pthread_mutex_lock(&deadline->lock);
+    watch->next = deadline->head;
+    if (deadline->head)
+        deadline->head->previous = watch;
+    deadline->head = watch;
+    pthread_mutex_unlock(&deadline->lock);
+    return watch;
+}
+
+void nd_request_deadline_arrived(struct nd_deadline_watch *watch)
+{
+    if (watch)
+        atomic_store_explicit(&watch->waiting_since_ns, NOT_WAITING, memory_order_relaxed);
+}
+
+void nd_request_deadline_rearm(struct nd_deadline_watch *watch, uint64_t now_ns)
+{
+    if (watch)
+        atomic_store_explicit(&watch->waiting_since_ns, now_ns ? now_ns : 1, memory_order_relaxed);
+}
+
+void nd_request_deadline_forget(struct nd_request_deadline *deadline,
+                                struct nd_deadline_watch *watch)
+{
+    if (!watch)
+        return;
+    pthread_mutex_lock(&deadline->lock);
+    if (watch->previous)
+        watch->previous->next = watch->next;
+    else
+        deadline->head = watch->next;
+    if (watch->next)
+        watch->next->previous = watch->previous;
+    pthread_mutex_unlock(&deadline->lock);
+    free(watch);
+}
+
+uint64_t nd_request_deadline_expired(const struct nd_request_deadline *deadline)
+{
+    return atomic_load_explicit(&deadline->expired, memory_order_relaxed);
+}
+
+void nd_request_deadline_stop(struct nd_request_deadline *deadline)
+{
+    if (!deadline)
+        return;
+    pthread_mutex_lock(&deadline->lock);
+    deadline->stopping = true;
+    pthread_cond_signal(&deadline->wake);
+    pthread_mutex_unlock(&deadline->lock);
+    pthread_join(deadline->thread, NULL);
+    while (deadline->head) {
+        struct nd_deadline_watch *watch = deadline->head;
+        deadline->head = watch->next;
+        free(watch);
+    }
+    pthread_cond_destroy(&deadline->wake);
+    pthread_mutex_destroy(&deadline->lock);
+    free(deadline);
+}

@@ -1,0 +1,175 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/request_deadline.h"
+
+enum { TIMEOUT_MS = 100 };
+
+struct pair {
+    int watched; /* the server's end */
+    int peer;    /* the client's end */
+};
+
+static void open_pair(struct pair *pair)
+{
+    int fds[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    pair->watched = fds[0];
+    pair->peer = fds[1];
+}
+
+static void close_pair(struct pair *pair)
+{
+    close(pair->watched);
+    close(pair->peer);
+}
+
+/* True when the peer sees end of stream within wait_ms. */
+static bool peer_sees_end(const struct pair *pair, int wait_ms)
+{
+    struct pollfd entry = {.fd = pair->peer, .events = POLLIN};
+    if (poll(&entry, 1, wait_ms) != 1)
+        return false;
+    char byte;
+    return recv(pair->peer, &byte, 1, MSG_DONTWAIT) == 0;
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+static void test_waiting_connection_is_shut_down(void **state)
+{
+    (void)state;
+    struct nd_request_deadline *deadline;
+    struct nd_error error;
+    assert_int_equal(nd_request_deadline_start(TIMEOUT_MS, &deadline, &error), ND_OK);
+    struct pair pair;
+    open_pair(&pair);
+    struct nd_deadline_watch *watch = nd_request_deadline_watch(deadline, pair.watched);
+    assert_non_null(watch);
+    assert_false(peer_sees_end(&pair, TIMEOUT_MS / 2));
+    assert_true(peer_sees_end(&pair, 10 * TIMEOUT_MS));
+    assert_int_equal(nd_request_deadline_expired(deadline), 1);
+    /* Once only, however long it stays registered. */
+    usleep(3 * TIMEOUT_MS * 1000);
+    assert_int_equal(nd_request_deadline_expired(deadline), 1);
+    nd_request_deadline_forget(deadline, watch);
+    close_pair(&pair);
+    nd_request_deadline_stop(deadline);
+}
+
+static void test_request_in_progress_is_not_cut(void **state)
+{
+    (void)state;
+    struct nd_request_deadline *deadline;
+    struct nd_error error;
+    assert_int_equal(nd_request_deadline_start(TIMEOUT_MS, &deadline, &error), ND_OK);
+    struct pair pair;
+    open_pair(&pair);
+    struct nd_deadline_watch *watch = nd_request_deadline_watch(deadline, pair.watched);
+    nd_request_deadline_arrived(watch);
+    assert_false(peer_sees_end(&pair, 4 * TIMEOUT_MS));
+    /* The response ends: the next request has TIMEOUT_MS from now. */
+    nd_request_deadline_rearm(watch, monotonic_ns());
+    assert_false(peer_sees_end(&pair, TIMEOUT_MS / 2));
+    assert_true(peer_sees_end(&pair, 10 * TIMEOUT_MS));
+    nd_request_deadline_forget(deadline, watch);
+    close_pair(&pair);
+    nd_request_deadline_stop(deadline);
+}
+
+/* A connection rearmed after the sweep read the clock holds a time later
+ * than the sweep's: that must read as just started, not as long overdue. */
+static void test_rearmed_after_the_sweep_read_the_clock(void **state)
+{
+    (void)state;
+    struct nd_request_deadline *deadline;
+    struct nd_error error;
+    assert_int_equal(nd_request_deadline_start(TIMEOUT_MS, &deadline, &error), ND_OK);
+    struct pair pair;
+    open_pair(&pair);
+    struct nd_deadline_watch *watch = nd_request_deadline_watch(deadline, pair.watched);
+    nd_request_deadline_rearm(watch, monotonic_ns() + 10u * TIMEOUT_MS * 1000000u);
+    assert_false(peer_sees_end(&pair, 4 * TIMEOUT_MS));
+    assert_int_equal(nd_request_deadline_expired(deadline), 0);
+    nd_request_deadline_forget(deadline, watch);
+    close_pair(&pair);
+    nd_request_deadline_stop(deadline);
+}
+
+static void test_forgotten_connection_is_left_alone(void **state)
+{
+    (void)state;
+    struct nd_request_deadline *deadline;
+    struct nd_error error;
+    assert_int_equal(nd_request_deadline_start(TIMEOUT_MS, &deadline, &error), ND_OK);
+    struct pair pair;
+    open_pair(&pair);
+    nd_request_deadline_forget(deadline, nd_request_deadline_watch(deadline, pair.watched));
+    assert_false(peer_sees_end(&pair, 4 * TIMEOUT_MS));
+    assert_int_equal(nd_request_deadline_expired(deadline), 0);
+    close_pair(&pair);
+    nd_request_deadline_stop(deadline);
+}
+
+/* Many connections, watched and forgotten in any order, and the ones still
+ * watched at stop freed by it (LeakSanitizer checks). */
+static void test_many_connections(void **state)
+{
+    (void)state;
+    enum { COUNT = 64 };
+    struct nd_request_deadline *deadline;
+    struct nd_error error;
+    assert_int_equal(nd_request_deadline_start(TIMEOUT_MS, &deadline, &error), ND_OK);
+    struct pair pairs[COUNT];
+    struct nd_deadline_watch *watches[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        open_pair(&pairs[i]);
+        watches[i] = nd_request_deadline_watch(deadline, pairs[i].watched);
+        if (i % 2)
+            nd_request_deadline_arrived(watches[i]);
+    }
+    for (int i = 0; i < COUNT; i += 4)
+        nd_request_deadline_forget(deadline, watches[i]);
+    for (int i = 0; i < COUNT; i++)
+        assert_int_equal(peer_sees_end(&pairs[i], i % 4 == 2 ? 10 * TIMEOUT_MS : 0), i % 4 == 2);
+    assert_int_equal(nd_request_deadline_expired(deadline), COUNT / 4);
+    nd_request_deadline_stop(deadline);
+    for (int i = 0; i < COUNT; i++)
+        close_pair(&pairs[i]);
+}
+
+static void test_null_is_allowed(void **state)
+{
+    (void)state;
+    nd_request_deadline_arrived(NULL);
+    nd_request_deadline_rearm(NULL, 1);
+    nd_request_deadline_stop(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_waiting_connection_is_shut_down),
+        cmocka_unit_test(test_request_in_progress_is_not_cut),
+        cmocka_unit_test(test_rearmed_after_the_sweep_read_the_clock),
+        cmocka_unit_test(test_forgotten_connection_is_left_alone),
+        cmocka_unit_test(test_many_connections),
+        cmocka_unit_test(test_null_is_allowed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
