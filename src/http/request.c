@@ -201,6 +201,13 @@ void nd_reply_response(struct nd_request *request, unsigned status, struct MHD_R
     request->answered = true;
 }
 
+static void send_response(struct nd_request *request, unsigned status, const char *content_type,
+                          struct MHD_Response *response, size_t length, unsigned retry_after_s)
+{
+    add_common_headers(response, content_type, retry_after_s);
+    nd_reply_response(request, status, response, length);
+}
+
 /* Takes ownership of body (malloc'd) in every case. */
 static void send_body(struct nd_request *request, unsigned status, const char *content_type,
                       char *body, size_t length, unsigned retry_after_s)
@@ -215,8 +222,7 @@ static void send_body(struct nd_request *request, unsigned status, const char *c
         free(body);
         return;
     }
-    add_common_headers(response, content_type, retry_after_s);
-    nd_reply_response(request, status, response, length);
+    send_response(request, status, content_type, response, length, retry_after_s);
 }
 
 void nd_reply_static(struct nd_request *request, unsigned status, const char *content_type,
@@ -233,24 +239,28 @@ void nd_reply_static(struct nd_request *request, unsigned status, const char *co
 }
 
 /* Prints compact JSON by default and indented with ?pretty=1, with a final
- * newline so that curl output ends cleanly. Printing into one buffer sized
- * up front avoids the grow-and-shrink reallocations of cJSON_Print on every
- * answer; a larger document retries with a bigger buffer. */
-static char *print_json(const cJSON *body, bool pretty, size_t *length)
+ * newline so that curl output ends cleanly, and hands it to libmicrohttpd,
+ * which keeps a copy of its exact size. Printing into one buffer sized up
+ * front avoids the grow-and-shrink reallocations of cJSON_Print; the buffer
+ * comes from cJSON's allocator, which is the request's arena (json_arena.h)
+ * for all but large answers. A larger document retries with a bigger one. */
+static struct MHD_Response *print_json(const cJSON *body, bool pretty, size_t *length)
 {
     for (size_t size = 2048; size <= 16u << 20; size *= 4) {
-        char *text = malloc(size);
+        char *text = cJSON_malloc(size);
         if (!text)
             return NULL;
         /* One byte is kept for the newline. */
         if (cJSON_PrintPreallocated((cJSON *)body, text, (int)size - 1, pretty)) {
             size_t n = strlen(text);
             text[n] = '\n';
-            text[n + 1] = '\0';
             *length = n + 1;
-            return text;
+            struct MHD_Response *response =
+                MHD_create_response_from_buffer(n + 1, text, MHD_RESPMEM_MUST_COPY);
+            cJSON_free(text);
+            return response;
         }
-        free(text);
+        cJSON_free(text);
     }
     return NULL;
 }
@@ -273,16 +283,27 @@ void nd_reply_text(struct nd_request *request, unsigned status, const char *cont
     send_body(request, status, content_type, text, length, 0);
 }
 
-void nd_reply_json(struct nd_request *request, unsigned status, cJSON *body)
+/* Takes ownership of body in every case. */
+static void send_json(struct nd_request *request, unsigned status, const char *content_type,
+                      cJSON *body, unsigned retry_after_s)
 {
+    if (request->answered) {
+        cJSON_Delete(body);
+        return;
+    }
     size_t length = 0;
-    char *text = body ? print_json(body, request->pretty, &length) : NULL;
+    struct MHD_Response *response = body ? print_json(body, request->pretty, &length) : NULL;
     cJSON_Delete(body);
-    if (!text) {
+    if (!response) {
         reply_out_of_memory(request);
         return;
     }
-    send_body(request, status, "application/json", text, length, 0);
+    send_response(request, status, content_type, response, length, retry_after_s);
+}
+
+void nd_reply_json(struct nd_request *request, unsigned status, cJSON *body)
+{
+    send_json(request, status, "application/json", body, 0);
 }
 
 void nd_reply_problem(struct nd_request *request, struct nd_problem *problem)
@@ -293,16 +314,8 @@ void nd_reply_problem(struct nd_request *request, struct nd_problem *problem)
     memcpy(instance, request->target, n);
     instance[n] = '\0';
 
-    cJSON *body = nd_problem_render(problem, instance);
-    size_t length = 0;
-    char *text = body ? print_json(body, request->pretty, &length) : NULL;
-    cJSON_Delete(body);
-    if (!text) {
-        reply_out_of_memory(request);
-        return;
-    }
-    send_body(request, problem->status, "application/problem+json", text, length,
-              problem->retry_after_s);
+    send_json(request, problem->status, "application/problem+json",
+              nd_problem_render(problem, instance), problem->retry_after_s);
 }
 
 void nd_reply_problem_format(struct nd_request *request, unsigned status, const char *code,

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "http/deferred.h"
+#include "http/json_arena.h"
 #include "http/log.h"
 #include "http/metrics.h"
 #include "http/request.h"
@@ -277,16 +279,12 @@ static void dispatch(struct nd_request *request, const char *method)
     request->route->handler(request);
 }
 
-static enum MHD_Result on_request(void *context, struct MHD_Connection *connection, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **request_context)
+static enum MHD_Result handle_request(void *context, struct MHD_Connection *connection,
+                                      const char *method, size_t *upload_data_size,
+                                      void **request_context)
 {
     struct nd_http_server *server = context;
     struct nd_request *request = *request_context;
-    (void)url;
-    (void)version;
-    (void)upload_data;
-
     if (!request)
         return MHD_NO; /* the request line callback ran out of memory */
     if (!request->method) {
@@ -327,6 +325,21 @@ static enum MHD_Result on_request(void *context, struct MHD_Connection *connecti
     if (request->deferred)
         return MHD_YES; /* suspended until the slow work ends */
     return queue_answer(request);
+}
+
+/* Every response's JSON is built, printed and freed within this call. */
+static enum MHD_Result on_request(void *context, struct MHD_Connection *connection, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **request_context)
+{
+    (void)url;
+    (void)version;
+    (void)upload_data;
+    nd_json_arena_begin();
+    enum MHD_Result result =
+        handle_request(context, connection, method, upload_data_size, request_context);
+    nd_json_arena_end();
+    return result;
 }
 
 static void on_completed(void *context, struct MHD_Connection *connection, void **request_context,
@@ -418,9 +431,19 @@ static void on_library_error(void *context, const char *format, va_list args)
     nd_log_event("warn", "libmicrohttpd", "message", message, NULL);
 }
 
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+
+static void install_json_arena(void)
+{
+    if (!nd_json_arena_install())
+        nd_log_event("warn", "json arena", "message",
+                     "could not reserve address space; cJSON uses malloc", NULL);
+}
+
 enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_server **out,
                           struct nd_error *error)
 {
+    pthread_once(&arena_once, install_json_arena);
     struct nd_http_server *server = calloc(1, sizeof *server);
     if (!server)
         return nd_error_set(error, ND_ERR_NO_MEMORY, "out of memory");

@@ -3,13 +3,17 @@
 #   ./scripts/dev bench            (installs wrk and nginx-light, builds, runs this)
 #   tests/bench/run.sh [BUILD_DIR] (default build-test)
 # Servers run on core 0, load generators on core 1 (taskset), each case for
-# $BENCH_SECONDS (default 4) seconds. Prints one table; every netdiag figure
-# is also given as a ratio to nginx and to a minimal libmicrohttpd server.
+# $BENCH_SECONDS (default 4) seconds, $BENCH_ROUNDS (default 3) times; the
+# rounds go through every case in turn, so that a slow spell of a shared
+# machine hits the references too, and each figure is the median of its
+# rounds. Prints one table; every netdiag figure is also given as a ratio to
+# nginx and to a minimal libmicrohttpd server.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=$(cd "${1:-$root/build-test}" && pwd)
 seconds=${BENCH_SECONDS:-4}
+rounds=${BENCH_ROUNDS:-3}
 tools="$build/tests"
 work=$(mktemp -d)
 pids=()
@@ -110,18 +114,47 @@ run_case() { # PID URL MODE(keepalive|close)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 
+# median_of "a b c" -> the median of the numbers
+median_of() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
+
+# Every case once per round; results[case] collects "rate p50 p99 cpu errors" lines.
+declare -A results
+cases=()
+for mode in keepalive close; do
+  cases+=("$mode|nginx (return 200)|$nginx_pid|http://127.0.0.1:$nginx_port/")
+  cases+=("$mode|minimal libmicrohttpd|$minimal_pid|http://127.0.0.1:$minimal_port/")
+  for target in "/byteorder?value=1234" "/convert?ip=192.168.0.111" "/service?port=80"; do
+    cases+=("$mode|netdiag $target log=off|$quiet_pid|http://127.0.0.1:$netdiag_port$target")
+    cases+=("$mode|netdiag $target log=on|$logged_pid|http://127.0.0.1:$logged_port$target")
+  done
+done
+for round in $(seq "$rounds"); do
+  echo "bench: round $round of $rounds" >&2
+  for entry in "${cases[@]}"; do
+    IFS='|' read -r mode name pid url <<<"$entry"
+    results[$mode|$name]+="$(run_case "$pid" "$url" "$mode")"$'\n'
+  done
+done
+# medians CASE -> "rate p50 p99 cpu errors" (errors: any round's)
+medians() {
+  local lines=${results[$1]} column out=""
+  for column in 1 2 3 4; do
+    out+="$(median_of "$(awk -v c=$column '{printf "%s ", $c}' <<<"$lines")") "
+  done
+  echo "$out$(awk '$5 != "" {for (i = 5; i <= NF; i++) printf "%s ", $i}' <<<"$lines")"
+}
+
 printf '\n%-42s %-9s %9s %8s %8s %9s %9s %9s %9s %9s\n' case mode "req/s" "p50 ms" "p99 ms" \
   "cpu µs/r" "rps/nginx" "rps/mhd" "cpu/mhd" "cpu/nginx"
 for mode in keepalive close; do
-  read -r n_rate n_p50 n_p99 n_cpu _ <<<"$(run_case "$nginx_pid" "http://127.0.0.1:$nginx_port/" "$mode")"
-  printf '%-42s %-9s %9s %8s %8s %9s\n' "nginx (return 200)" "$mode" "$n_rate" "$n_p50" "$n_p99" "$n_cpu"
-  read -r m_rate m_p50 m_p99 m_cpu _ <<<"$(run_case "$minimal_pid" "http://127.0.0.1:$minimal_port/" "$mode")"
-  printf '%-42s %-9s %9s %8s %8s %9s\n' "minimal libmicrohttpd" "$mode" "$m_rate" "$m_p50" "$m_p99" "$m_cpu"
+  read -r n_rate n_p50 n_p99 n_cpu _ <<<"$(medians "$mode|nginx (return 200)")"
+  printf '%-42s %-9s %9.0f %8s %8s %9s\n' "nginx (return 200)" "$mode" "$n_rate" "$n_p50" "$n_p99" "$n_cpu"
+  read -r m_rate m_p50 m_p99 m_cpu _ <<<"$(medians "$mode|minimal libmicrohttpd")"
+  printf '%-42s %-9s %9.0f %8s %8s %9s\n' "minimal libmicrohttpd" "$mode" "$m_rate" "$m_p50" "$m_p99" "$m_cpu"
   for target in "/byteorder?value=1234" "/convert?ip=192.168.0.111" "/service?port=80"; do
     for log in off on; do
-      if [ "$log" = off ]; then pid=$quiet_pid port=$netdiag_port; else pid=$logged_pid port=$logged_port; fi
-      read -r rate p50 p99 cpu errors <<<"$(run_case "$pid" "http://127.0.0.1:$port$target" "$mode")"
-      printf '%-42s %-9s %9s %8s %8s %9s %9s %9s %9s %9s %s\n' "netdiag $target log=$log" "$mode" \
+      read -r rate p50 p99 cpu errors <<<"$(medians "$mode|netdiag $target log=$log")"
+      printf '%-42s %-9s %9.0f %8s %8s %9s %9s %9s %9s %9s %s\n' "netdiag $target log=$log" "$mode" \
         "$rate" "$p50" "$p99" "$cpu" "$(ratio "$rate" "$n_rate")" "$(ratio "$rate" "$m_rate")" \
         "$(ratio "$cpu" "$m_cpu")" "$(ratio "$cpu" "$n_cpu")" "${errors:-}"
     done
@@ -134,18 +167,29 @@ silent_port_file="$work/silent.port"
 pids+=("$!")
 for _ in $(seq 100); do [ -s "$silent_port_file" ] && break; sleep 0.02; done
 silent_port=$(cat "$silent_port_file")
-read -r base_rate _ base_p99 _ _ <<<"$(run_case "$quiet_pid" "http://127.0.0.1:$netdiag_port/byteorder?value=1234" keepalive)"
-for _ in $(seq 64); do
-  taskset -c 1 curl -s -o /dev/null "http://127.0.0.1:$netdiag_port/time/sntp?server=127.0.0.1:$silent_port&timeout_ms=$(((seconds + 4) * 1000))" &
+fast_url="http://127.0.0.1:$netdiag_port/byteorder?value=1234"
+base_rates="" base_p99s="" busy_rates="" busy_p99s=""
+for _ in $(seq "$rounds"); do
+  read -r rate _ p99 _ _ <<<"$(run_case "$quiet_pid" "$fast_url" keepalive)"
+  base_rates+="$rate " base_p99s+="$p99 "
 done
-sleep 0.5
-read -r busy_rate _ busy_p99 _ _ <<<"$(run_case "$quiet_pid" "http://127.0.0.1:$netdiag_port/byteorder?value=1234" keepalive)"
-waiting=$(curl -s "http://127.0.0.1:$netdiag_port/metrics" | awk '$1 == "netdiag_slow_requests_waiting" {print $2}')
+# The SNTP waits (at most 10 s each) are renewed before every measured round.
+for _ in $(seq "$rounds"); do
+  for _ in $(seq 64); do
+    taskset -c 1 curl -s -o /dev/null "http://127.0.0.1:$netdiag_port/time/sntp?server=127.0.0.1:$silent_port&timeout_ms=$(((seconds + 2) * 1000))" &
+  done
+  sleep 0.5
+  read -r rate _ p99 _ _ <<<"$(run_case "$quiet_pid" "$fast_url" keepalive)"
+  busy_rates+="$rate " busy_p99s+="$p99 "
+  waiting=$(curl -s "http://127.0.0.1:$netdiag_port/metrics" | awk '$1 == "netdiag_slow_requests_waiting" {print $2}')
+  sleep 2 # let them time out
+done
+base_rate=$(median_of "$base_rates") base_p99=$(median_of "$base_p99s")
+busy_rate=$(median_of "$busy_rates") busy_p99=$(median_of "$busy_p99s")
 echo
 echo "isolation: /byteorder keep-alive p99 ${base_p99} ms alone, ${busy_p99} ms with ${waiting} SNTP requests waiting" \
   "(change $(awk -v a="$busy_p99" -v b="$base_p99" 'BEGIN {printf "%+.0f%%", (b > 0 ? (a - b) / b * 100 : 0)}'));" \
-  "req/s ${base_rate} -> ${busy_rate}"
-sleep $((seconds + 5)) # let the SNTP requests time out
+  "req/s ${base_rate} -> ${busy_rate} (medians of $rounds rounds)"
 
 # --- echo: netdiag against a reference epoll echo ---------------------------------
 reference_port=$(free_port)
@@ -153,11 +197,26 @@ taskset -c 0 "$tools/reference_echo" "$reference_port" &
 pids+=("$!")
 sleep 0.2
 echo
-for server in "netdiag:$echo_port" "reference:$reference_port"; do
-  name=${server%%:*} port=${server##*:}
-  echo "echo $name: $(taskset -c 1 "$tools/echo_bench" --port "$port" --mode bulk --connections 8 --bytes $((64 << 20)))"
-  echo "echo $name: $(taskset -c 1 "$tools/echo_bench" --port "$port" --mode pingpong --connections 100 --rounds 1000 --size 64)"
+# field NAME "k=v k=v ..." -> v
+field() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k {print $2}'; }
+declare -A echo_figures
+for _ in $(seq "$rounds"); do
+  for server in "netdiag:$echo_port" "reference:$reference_port"; do
+    name=${server%%:*} port=${server##*:}
+    bulk=$(taskset -c 1 "$tools/echo_bench" --port "$port" --mode bulk --connections 8 --bytes $((64 << 20)))
+    ping=$(taskset -c 1 "$tools/echo_bench" --port "$port" --mode pingpong --connections 100 --rounds 1000 --size 64)
+    echo_figures[$name|mbs]+="$(field MB_per_s "$bulk") "
+    echo_figures[$name|p50]+="$(field p50_us "$ping") "
+    echo_figures[$name|p99]+="$(field p99_us "$ping") "
+  done
 done
+for name in netdiag reference; do
+  echo "echo $name: bulk 8 connections x 64 MiB, every byte checked: $(median_of "${echo_figures[$name|mbs]}") MB/s;" \
+    "ping-pong 100 connections x 1000 x 64 B: p50 $(median_of "${echo_figures[$name|p50]}") µs," \
+    "p99 $(median_of "${echo_figures[$name|p99]}") µs (medians of $rounds rounds)"
+done
+echo "echo ratios: bulk $(ratio "$(median_of "${echo_figures[netdiag|mbs]}")" "$(median_of "${echo_figures[reference|mbs]}")")," \
+  "ping-pong p99 $(ratio "$(median_of "${echo_figures[netdiag|p99]}")" "$(median_of "${echo_figures[reference|p99]}")")"
 
 # --- scale: 10,000 idle keep-alive HTTP and 10,000 echo connections ---------------
 # 10,000 of each, or as many as the hard limit on descriptors allows one process.
