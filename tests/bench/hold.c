@@ -1,7 +1,10 @@
 /*
  * Opens COUNT connections to 127.0.0.1:PORT and holds them idle for SECONDS.
- * With "http", each first gets one keep-alive answer from /healthz.
- *   hold PORT COUNT SECONDS [http]
+ * With "http", each first gets one keep-alive answer from /healthz. With
+ * "wait TARGET", each sends GET TARGET and does not wait for the answer: one
+ * process holding many slow requests, where as many curl processes would
+ * crowd the load generator's core.
+ *   hold PORT COUNT SECONDS [http | wait TARGET]
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,12 +18,13 @@
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: hold PORT COUNT SECONDS [http]\n");
+        fprintf(stderr, "usage: hold PORT COUNT SECONDS [http | wait TARGET]\n");
         return 2;
     }
     unsigned port = (unsigned)atoi(argv[1]);
     int count = atoi(argv[2]), seconds = atoi(argv[3]);
     int http = argc > 4 && strcmp(argv[4], "http") == 0;
+    const char *wait_target = argc > 5 && strcmp(argv[4], "wait") == 0 ? argv[5] : NULL;
     struct rlimit limit;
     getrlimit(RLIMIT_NOFILE, &limit);
     limit.rlim_cur = limit.rlim_max;
@@ -39,6 +43,16 @@ int main(int argc, char **argv)
             char answer[512];
             if (send(fd, request, sizeof request - 1, 0) <= 0 ||
                 recv(fd, answer, sizeof answer, 0) <= 0) {
+                perror("hold: request");
+                break;
+            }
+        }
+        if (wait_target) {
+            char request[1024];
+            int length = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: hold\r\n\r\n",
+                                  wait_target);
+            if (length <= 0 || (size_t)length >= sizeof request ||
+                send(fd, request, (size_t)length, 0) != length) {
                 perror("hold: request");
                 break;
             }

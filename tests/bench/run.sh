@@ -169,15 +169,14 @@ for _ in $(seq 100); do [ -s "$silent_port_file" ] && break; sleep 0.02; done
 silent_port=$(cat "$silent_port_file")
 fast_url="http://127.0.0.1:$netdiag_port/byteorder?value=1234"
 base_rates="" base_p99s="" busy_rates="" busy_p99s=""
+# Alone, then with the SNTP waits (at most 10 s each, so renewed every round),
+# all held by one process (64 curl processes would crowd wrk's core).
 for _ in $(seq "$rounds"); do
   read -r rate _ p99 _ _ <<<"$(run_case "$quiet_pid" "$fast_url" keepalive)"
   base_rates+="$rate " base_p99s+="$p99 "
-done
-# The SNTP waits (at most 10 s each) are renewed before every measured round.
-for _ in $(seq "$rounds"); do
-  for _ in $(seq 64); do
-    taskset -c 1 curl -s -o /dev/null "http://127.0.0.1:$netdiag_port/time/sntp?server=127.0.0.1:$silent_port&timeout_ms=$(((seconds + 2) * 1000))" &
-  done
+  taskset -c 1 "$tools/hold" "$netdiag_port" 64 $((seconds + 2)) wait \
+    "/time/sntp?server=127.0.0.1:$silent_port&timeout_ms=$(((seconds + 2) * 1000))" >/dev/null &
+  pids+=("$!")
   sleep 0.5
   read -r rate _ p99 _ _ <<<"$(run_case "$quiet_pid" "$fast_url" keepalive)"
   busy_rates+="$rate " busy_p99s+="$p99 "
