@@ -134,12 +134,38 @@ static void format_decimal(const uint8_t *packed, size_t length, char *out)
     out[digits] = '\0';
 }
 
+/* Writes the four octets in the given order as dotted decimal, what
+ * inet_ntop(AF_INET) writes, without its trip through sprintf (which was
+ * a tenth of a /convert request); returns the end. No NUL. */
+static char *format_dotted(char *out, uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+    const uint8_t octets[4] = {a, b, c, d};
+    for (int i = 0; i < 4; i++) {
+        unsigned value = octets[i];
+        if (i > 0)
+            *out++ = '.';
+        if (value >= 100)
+            *out++ = (char)('0' + value / 100);
+        if (value >= 10)
+            *out++ = (char)('0' + value / 10 % 10);
+        *out++ = (char)('0' + value % 10);
+    }
+    return out;
+}
+
 /* RFC 1035 section 3.5 (in-addr.arpa) and RFC 3596 section 2.5 (ip6.arpa):
  * the least significant octet or nibble comes first. */
 static void format_reverse_pointer(int family, const uint8_t *packed, char *out, size_t size)
 {
     if (family == AF_INET) {
-        snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", packed[3], packed[2], packed[1], packed[0]);
+        static const char suffix[] = ".in-addr.arpa";
+        if (size < INET_ADDRSTRLEN - 1 + sizeof suffix) {
+            snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", packed[3], packed[2], packed[1],
+                     packed[0]);
+            return;
+        }
+        char *end = format_dotted(out, packed[3], packed[2], packed[1], packed[0]);
+        memcpy(end, suffix, sizeof suffix);
         return;
     }
     char *p = out;
@@ -162,7 +188,9 @@ static enum nd_err describe(int family, const uint8_t *packed, struct nd_convert
     address.family = family;
     address.packed_length = family == AF_INET ? 4 : 16;
     memcpy(address.packed, packed, address.packed_length);
-    if (!inet_ntop(family, address.packed, address.text, sizeof address.text))
+    if (family == AF_INET)
+        *format_dotted(address.text, packed[0], packed[1], packed[2], packed[3]) = '\0';
+    else if (!inet_ntop(family, address.packed, address.text, sizeof address.text))
         return nd_error_set_errno(error, errno, "inet_ntop");
     format_hex(address.packed, address.packed_length, address.packed_hex);
     if (family == AF_INET)
@@ -386,8 +414,8 @@ enum nd_err nd_convert_legacy_ipv4(const char *text, struct nd_convert_legacy *o
     struct in_addr loose;
     legacy.accepted = inet_aton(text, &loose) != 0;
     if (legacy.accepted) {
-        if (!inet_ntop(AF_INET, &loose, legacy.address, sizeof legacy.address))
-            return nd_error_set_errno(error, errno, "inet_ntop");
+        const uint8_t *octets = (const uint8_t *)&loose.s_addr;
+        *format_dotted(legacy.address, octets[0], octets[1], octets[2], octets[3]) = '\0';
         legacy.differs = !legacy.strict_accepted || strict.s_addr != loose.s_addr;
         if (legacy.differs)
             explain_legacy(text, &legacy, legacy.reason, sizeof legacy.reason);

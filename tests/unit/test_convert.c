@@ -4,6 +4,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -426,6 +428,34 @@ static void test_failure_leaves_output_untouched(void **state)
     assert_memory_equal(&address, &before, sizeof address);
 }
 
+/* netdiag writes IPv4 text itself: it must be inet_ntop's, byte for byte,
+ * for every octet value in every position, and so must the reverse name and
+ * what the legacy parser reports. */
+static void test_ipv4_text_matches_inet_ntop(void **state)
+{
+    (void)state;
+    for (unsigned position = 0; position < 4; position++) {
+        for (unsigned value = 0; value < 256; value++) {
+            uint8_t packed[4] = {10, 200, 3, 45};
+            packed[position] = (uint8_t)value;
+            char expected[INET_ADDRSTRLEN], hex[9], reverse[64];
+            assert_non_null(inet_ntop(AF_INET, packed, expected, sizeof expected));
+            snprintf(hex, sizeof hex, "%02x%02x%02x%02x", packed[0], packed[1], packed[2],
+                     packed[3]);
+            struct nd_convert_address address;
+            struct nd_error error;
+            assert_int_equal(nd_convert_hex(hex, AF_INET, &address, &error), ND_OK);
+            assert_string_equal(address.text, expected);
+            snprintf(reverse, sizeof reverse, "%u.%u.%u.%u.in-addr.arpa", packed[3], packed[2],
+                     packed[1], packed[0]);
+            assert_string_equal(address.reverse_pointer, reverse);
+            struct nd_convert_legacy legacy;
+            assert_int_equal(nd_convert_legacy_ipv4(expected, &legacy, &error), ND_OK);
+            assert_string_equal(legacy.address, expected);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_legacy_rejects_bad_input),
         cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_failure_leaves_output_untouched),
+        cmocka_unit_test(test_ipv4_text_matches_inet_ntop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
