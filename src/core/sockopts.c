@@ -69,17 +69,26 @@ enum nd_err nd_sockopts_validate(const struct nd_sockopts_request *request,
     return ND_OK;
 }
 
+/* The file status flags, where O_NONBLOCK (the recipe's setblocking) lives. */
+static enum nd_err get_status_flags(int fd, int *flags, struct nd_error *error)
+{
+    *flags = fcntl(fd, F_GETFL);
+    if (*flags < 0)
+        return nd_error_set_errno(error, errno, "fcntl(F_GETFL)");
+    return ND_OK;
+}
+
 static enum nd_err read_option(int fd, enum nd_sockopts_option option, int64_t *value,
                                struct nd_error *error)
 {
     const struct option_info *info = &options[option];
     char call[64];
     if (option == ND_SOCKOPTS_BLOCKING) {
-        int flags = fcntl(fd, F_GETFL);
-        if (flags < 0)
-            return nd_error_set_errno(error, errno, "fcntl(F_GETFL)");
-        *value = (flags & O_NONBLOCK) ? 0 : 1;
-        return ND_OK;
+        int flags;
+        enum nd_err err = get_status_flags(fd, &flags, error);
+        if (err == ND_OK)
+            *value = (flags & O_NONBLOCK) ? 0 : 1;
+        return err;
     }
     if (option == ND_SOCKOPTS_TIMEOUT) {
         struct timeval timeout;
@@ -105,9 +114,10 @@ static enum nd_err write_option(int fd, enum nd_sockopts_option option, int64_t 
     const struct option_info *info = &options[option];
     char call[64];
     if (option == ND_SOCKOPTS_BLOCKING) {
-        int flags = fcntl(fd, F_GETFL);
-        if (flags < 0)
-            return nd_error_set_errno(error, errno, "fcntl(F_GETFL)");
+        int flags;
+        enum nd_err err = get_status_flags(fd, &flags, error);
+        if (err != ND_OK)
+            return err;
         flags = value ? flags & ~O_NONBLOCK : flags | O_NONBLOCK;
         if (fcntl(fd, F_SETFL, flags) != 0)
             return nd_error_set_errno(error, errno, "fcntl(F_SETFL, O_NONBLOCK)");

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,79 +52,75 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
+/* One watched connection, its clock started, under a running deadline. */
+struct fixture {
+    struct nd_request_deadline *deadline;
+    struct pair pair;
+    struct nd_deadline_watch *watch; /* NULL once a test has forgotten it */
+};
+
+static int start_watching(void **state)
+{
+    struct fixture *fixture = calloc(1, sizeof *fixture);
+    assert_non_null(fixture);
+    struct nd_error error;
+    assert_int_equal(nd_request_deadline_start(TIMEOUT_MS, &fixture->deadline, &error), ND_OK);
+    open_pair(&fixture->pair);
+    fixture->watch = nd_request_deadline_watch(fixture->deadline, fixture->pair.watched);
+    assert_non_null(fixture->watch);
+    *state = fixture;
+    return 0;
+}
+
+static int stop_watching(void **state)
+{
+    struct fixture *fixture = *state;
+    nd_request_deadline_forget(fixture->deadline, fixture->watch);
+    close_pair(&fixture->pair);
+    nd_request_deadline_stop(fixture->deadline);
+    free(fixture);
+    return 0;
+}
+
 static void test_waiting_connection_is_shut_down(void **state)
 {
-    (void)state;
-    struct nd_request_deadline *deadline;
-    struct nd_error error;
-    assert_int_equal(nd_request_deadline_start(TIMEOUT_MS, &deadline, &error), ND_OK);
-    struct pair pair;
-    open_pair(&pair);
-    struct nd_deadline_watch *watch = nd_request_deadline_watch(deadline, pair.watched);
-    assert_non_null(watch);
-    assert_false(peer_sees_end(&pair, TIMEOUT_MS / 2));
-    assert_true(peer_sees_end(&pair, 10 * TIMEOUT_MS));
-    assert_int_equal(nd_request_deadline_expired(deadline), 1);
+    struct fixture *fixture = *state;
+    assert_false(peer_sees_end(&fixture->pair, TIMEOUT_MS / 2));
+    assert_true(peer_sees_end(&fixture->pair, 10 * TIMEOUT_MS));
+    assert_int_equal(nd_request_deadline_expired(fixture->deadline), 1);
     /* Once only, however long it stays registered. */
     usleep(3 * TIMEOUT_MS * 1000);
-    assert_int_equal(nd_request_deadline_expired(deadline), 1);
-    nd_request_deadline_forget(deadline, watch);
-    close_pair(&pair);
-    nd_request_deadline_stop(deadline);
+    assert_int_equal(nd_request_deadline_expired(fixture->deadline), 1);
 }
 
 static void test_request_in_progress_is_not_cut(void **state)
 {
-    (void)state;
-    struct nd_request_deadline *deadline;
-    struct nd_error error;
-    assert_int_equal(nd_request_deadline_start(TIMEOUT_MS, &deadline, &error), ND_OK);
-    struct pair pair;
-    open_pair(&pair);
-    struct nd_deadline_watch *watch = nd_request_deadline_watch(deadline, pair.watched);
-    nd_request_deadline_arrived(watch);
-    assert_false(peer_sees_end(&pair, 4 * TIMEOUT_MS));
+    struct fixture *fixture = *state;
+    nd_request_deadline_arrived(fixture->watch);
+    assert_false(peer_sees_end(&fixture->pair, 4 * TIMEOUT_MS));
     /* The response ends: the next request has TIMEOUT_MS from now. */
-    nd_request_deadline_rearm(watch, monotonic_ns());
-    assert_false(peer_sees_end(&pair, TIMEOUT_MS / 2));
-    assert_true(peer_sees_end(&pair, 10 * TIMEOUT_MS));
-    nd_request_deadline_forget(deadline, watch);
-    close_pair(&pair);
-    nd_request_deadline_stop(deadline);
+    nd_request_deadline_rearm(fixture->watch, monotonic_ns());
+    assert_false(peer_sees_end(&fixture->pair, TIMEOUT_MS / 2));
+    assert_true(peer_sees_end(&fixture->pair, 10 * TIMEOUT_MS));
 }
 
 /* A connection rearmed after the sweep read the clock holds a time later
  * than the sweep's: that must read as just started, not as long overdue. */
 static void test_rearmed_after_the_sweep_read_the_clock(void **state)
 {
-    (void)state;
-    struct nd_request_deadline *deadline;
-    struct nd_error error;
-    assert_int_equal(nd_request_deadline_start(TIMEOUT_MS, &deadline, &error), ND_OK);
-    struct pair pair;
-    open_pair(&pair);
-    struct nd_deadline_watch *watch = nd_request_deadline_watch(deadline, pair.watched);
-    nd_request_deadline_rearm(watch, monotonic_ns() + 10u * TIMEOUT_MS * 1000000u);
-    assert_false(peer_sees_end(&pair, 4 * TIMEOUT_MS));
-    assert_int_equal(nd_request_deadline_expired(deadline), 0);
-    nd_request_deadline_forget(deadline, watch);
-    close_pair(&pair);
-    nd_request_deadline_stop(deadline);
+    struct fixture *fixture = *state;
+    nd_request_deadline_rearm(fixture->watch, monotonic_ns() + 10u * TIMEOUT_MS * 1000000u);
+    assert_false(peer_sees_end(&fixture->pair, 4 * TIMEOUT_MS));
+    assert_int_equal(nd_request_deadline_expired(fixture->deadline), 0);
 }
 
 static void test_forgotten_connection_is_left_alone(void **state)
 {
-    (void)state;
-    struct nd_request_deadline *deadline;
-    struct nd_error error;
-    assert_int_equal(nd_request_deadline_start(TIMEOUT_MS, &deadline, &error), ND_OK);
-    struct pair pair;
-    open_pair(&pair);
-    nd_request_deadline_forget(deadline, nd_request_deadline_watch(deadline, pair.watched));
-    assert_false(peer_sees_end(&pair, 4 * TIMEOUT_MS));
-    assert_int_equal(nd_request_deadline_expired(deadline), 0);
-    close_pair(&pair);
-    nd_request_deadline_stop(deadline);
+    struct fixture *fixture = *state;
+    nd_request_deadline_forget(fixture->deadline, fixture->watch);
+    fixture->watch = NULL;
+    assert_false(peer_sees_end(&fixture->pair, 4 * TIMEOUT_MS));
+    assert_int_equal(nd_request_deadline_expired(fixture->deadline), 0);
 }
 
 /* Many connections, watched and forgotten in any order, and the ones still
@@ -164,10 +161,14 @@ static void test_null_is_allowed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_waiting_connection_is_shut_down),
-        cmocka_unit_test(test_request_in_progress_is_not_cut),
-        cmocka_unit_test(test_rearmed_after_the_sweep_read_the_clock),
-        cmocka_unit_test(test_forgotten_connection_is_left_alone),
+        cmocka_unit_test_setup_teardown(test_waiting_connection_is_shut_down, start_watching,
+                                        stop_watching),
+        cmocka_unit_test_setup_teardown(test_request_in_progress_is_not_cut, start_watching,
+                                        stop_watching),
+        cmocka_unit_test_setup_teardown(test_rearmed_after_the_sweep_read_the_clock, start_watching,
+                                        stop_watching),
+        cmocka_unit_test_setup_teardown(test_forgotten_connection_is_left_alone, start_watching,
+                                        stop_watching),
         cmocka_unit_test(test_many_connections),
         cmocka_unit_test(test_null_is_allowed),
     };
