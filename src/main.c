@@ -93,7 +93,7 @@ static const struct option options[] = {
      FIELD(connection_memory),
      "bytes per HTTP connection for the request line and headers (414/431 beyond)"},
     {"drain-delay", "NETDIAG_DRAIN_DELAY", "0", OPTION_NUMBER, 0, 600, FIELD(drain_delay_s),
-     "seconds between SIGTERM (/readyz turns 503) and closing the listening socket"},
+     "seconds between SIGTERM (/readyz turns 503) and refusing new connections"},
     {"drain-timeout", "NETDIAG_DRAIN_TIMEOUT", "10", OPTION_NUMBER, 0, 3600, FIELD(drain_timeout_s),
      "seconds in-flight requests get to finish on SIGTERM"},
     {"log-format", "NETDIAG_LOG_FORMAT", "text", OPTION_LOG_FORMAT, 0, 0, FIELD(log_format),
@@ -470,7 +470,7 @@ static bool start_echo(const struct settings *settings, struct nd_echo **echo, c
 }
 
 /* SIGTERM: readiness turns 503 at once; after drain_delay_s (time for a load
- * balancer to stop sending) the listening socket closes; requests in flight
+ * balancer to stop sending) new connections are refused; requests in flight
  * get up to drain_timeout_s to finish; then every connection is closed. */
 static void drain_and_stop(struct nd_http_server *server, uint64_t drain_delay_s,
                            uint64_t drain_timeout_s)

@@ -25,6 +25,7 @@ struct nd_http_server {
     struct nd_deferred *deferred;
     struct nd_request_deadline *deadline; /* NULL when connection_timeout_s is 0 */
     atomic_bool draining;
+    atomic_bool closed_to_new; /* every new connection is closed at once */
     atomic_uint in_flight;
     atomic_uint connections;      /* open HTTP connections */
     atomic_uint_fast64_t refused; /* closed at once: over max_connections */
@@ -388,6 +389,8 @@ static enum MHD_Result on_accept(void *context, const struct sockaddr *address, 
     struct nd_http_server *server = context;
     (void)address;
     (void)length;
+    if (atomic_load_explicit(&server->closed_to_new, memory_order_relaxed))
+        return MHD_NO;
     if (atomic_load_explicit(&server->connections, memory_order_relaxed) >=
         server->config.max_connections) {
         atomic_fetch_add_explicit(&server->refused, 1, memory_order_relaxed);
@@ -449,6 +452,7 @@ enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_se
         return nd_error_set(error, ND_ERR_NO_MEMORY, "out of memory");
     server->config = *config;
     atomic_init(&server->draining, false);
+    atomic_init(&server->closed_to_new, false);
     atomic_init(&server->in_flight, 0);
     atomic_init(&server->connections, 0);
     atomic_init(&server->refused, 0);
@@ -515,12 +519,15 @@ void nd_http_begin_drain(struct nd_http_server *server)
     atomic_store(&server->draining, true);
 }
 
+/* Not MHD_quiesce_daemon: in libmicrohttpd 0.9.75 (and 1.0.1) it removes the
+ * listening socket from each polling thread's epoll set while that thread may
+ * be removing it too, and aborts the process when it loses that race (seen
+ * once in a benchmark run, on SIGTERM). The accept policy refuses instead;
+ * the socket itself closes in MHD_stop_daemon. */
 void nd_http_stop_accepting(struct nd_http_server *server)
 {
     atomic_store(&server->draining, true);
-    MHD_socket fd = MHD_quiesce_daemon(server->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    atomic_store(&server->closed_to_new, true);
 }
 
 bool nd_http_is_draining(const struct nd_http_server *server)

@@ -56,7 +56,8 @@ enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_se
  * time to notice before the door closes. */
 void nd_http_begin_drain(struct nd_http_server *server);
 
-/* Stops accepting connections. Requests already received go on. */
+/* From now on every new connection is closed as soon as it is accepted.
+ * Requests already received go on. */
 void nd_http_stop_accepting(struct nd_http_server *server);
 
 bool nd_http_is_draining(const struct nd_http_server *server);

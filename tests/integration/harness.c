@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,6 +371,38 @@ int nd_test_connect(unsigned port)
     if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0)
         fail_msg("connect to 127.0.0.1:%u: %s", port, strerror(errno));
     return fd;
+}
+
+long nd_test_raw_status(unsigned port, const char *request, size_t length)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+        close(fd);
+        return 0;
+    }
+    size_t sent = 0;
+    while (sent < length) {
+        ssize_t n = send(fd, request + sent, length - sent, MSG_NOSIGNAL);
+        if (n <= 0)
+            break; /* the server may answer and close before reading it all */
+        sent += (size_t)n;
+    }
+    char answer[256] = "";
+    size_t got = 0;
+    struct pollfd entry = {.fd = fd, .events = POLLIN};
+    while (got < sizeof answer - 1 && poll(&entry, 1, 5000) == 1) {
+        ssize_t n = recv(fd, answer + got, sizeof answer - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    long status = 0;
+    sscanf(answer, "HTTP/1.%*d %ld", &status);
+    return status;
 }
 
 pid_t nd_test_spawn(const char *const *argv, const char *log_path)

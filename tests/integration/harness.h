@@ -94,6 +94,10 @@ bool nd_test_json_bool(const cJSON *object, const char *path);
 /* Connects a TCP socket to 127.0.0.1:port (blocking). Fails the test on error. */
 int nd_test_connect(unsigned port);
 
+/* Sends a raw request on a new connection and returns the status of the
+ * answer, or 0 when the connection is refused or closed without one. */
+long nd_test_raw_status(unsigned port, const char *request, size_t length);
+
 /* Starts a helper process with stdout and stderr to log_path; returns its pid. */
 pid_t nd_test_spawn(const char *const *argv, const char *log_path);
 

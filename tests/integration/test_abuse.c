@@ -33,31 +33,6 @@ static double elapsed_since(const struct timespec *start)
 }
 
 /* Sends a raw request and returns the status code of the answer (0 if none). */
-static long raw_status(unsigned port, const char *request, size_t length)
-{
-    int fd = nd_test_connect(port);
-    size_t sent = 0;
-    while (sent < length) {
-        ssize_t n = send(fd, request + sent, length - sent, MSG_NOSIGNAL);
-        if (n <= 0)
-            break; /* the server may answer and close before reading it all */
-        sent += (size_t)n;
-    }
-    char answer[256] = "";
-    size_t got = 0;
-    struct pollfd entry = {.fd = fd, .events = POLLIN};
-    while (got < sizeof answer - 1 && poll(&entry, 1, 5000) == 1) {
-        ssize_t n = recv(fd, answer + got, sizeof answer - 1 - got, 0);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    long status = 0;
-    sscanf(answer, "HTTP/1.%*d %ld", &status);
-    return status;
-}
-
 static void test_oversized_request_line_and_headers(void **state)
 {
     struct nd_test_server *server = *state;
@@ -66,12 +41,12 @@ static void test_oversized_request_line_and_headers(void **state)
     int n = snprintf(request, size + 256, "GET /byteorder?value=");
     memset(request + n, '1', size);
     snprintf(request + n + size, 256, " HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_int_equal(raw_status(server->http_port, request, strlen(request)), 414);
+    assert_int_equal(nd_test_raw_status(server->http_port, request, strlen(request)), 414);
 
     n = snprintf(request, size + 256, "GET /byteorder?value=1 HTTP/1.1\r\nHost: x\r\nX-Big: ");
     memset(request + n, 'a', size);
     snprintf(request + n + size, 256, "\r\n\r\n");
-    assert_int_equal(raw_status(server->http_port, request, strlen(request)), 431);
+    assert_int_equal(nd_test_raw_status(server->http_port, request, strlen(request)), 431);
     free(request);
 
     /* The server is unharmed. */
@@ -85,11 +60,11 @@ static void test_malformed_requests(void **state)
 {
     struct nd_test_server *server = *state;
     static const char garbage[] = "NONSENSE\r\n\r\n";
-    long status = raw_status(server->http_port, garbage, sizeof garbage - 1);
+    long status = nd_test_raw_status(server->http_port, garbage, sizeof garbage - 1);
     assert_true(status == 400 || status == 0);
     static const char chunked[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
                                   "chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
-    assert_int_equal(raw_status(server->http_port, chunked, sizeof chunked - 1), 413);
+    assert_int_equal(nd_test_raw_status(server->http_port, chunked, sizeof chunked - 1), 413);
 }
 
 /* True once the server has closed fd (end of stream or a reset). */
@@ -197,7 +172,7 @@ static void test_steady_keep_alive_client_is_kept(void **state)
 static bool refused(unsigned port)
 {
     static const char request[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-    return raw_status(port, request, sizeof request - 1) == 0;
+    return nd_test_raw_status(port, request, sizeof request - 1) == 0;
 }
 
 static void test_connection_limits(void **state)

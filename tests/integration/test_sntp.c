@@ -391,11 +391,11 @@ static void test_sigterm_drains(void **state)
 {
     (void)state;
     struct nd_test_server draining;
-    nd_test_server_start(&draining, (const char *[]){"--drain-delay", "2", NULL});
+    nd_test_server_start(&draining, (const char *[]){"--drain-delay", "1", NULL});
     struct fake fake;
     start_fake("silent", &fake);
     struct single_request slow = {.server = &draining};
-    snprintf(slow.path, sizeof slow.path, "/time/sntp?server=127.0.0.1:%u&timeout_ms=1500",
+    snprintf(slow.path, sizeof slow.path, "/time/sntp?server=127.0.0.1:%u&timeout_ms=3000",
              fake.port);
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, request_in_background, &slow), 0);
@@ -413,6 +413,12 @@ static void test_sigterm_drains(void **state)
     assert_int_equal(response.status, 503);
     assert_string_equal(nd_test_json_string(response.json, "status"), "not_ready");
     nd_test_response_free(&response);
+
+    /* After the delay new connections get no answer, while the request in
+     * flight (answered about 3 s after it started) goes on. */
+    usleep(1200 * 1000);
+    static const char request[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(nd_test_raw_status(draining.http_port, request, sizeof request - 1), 0);
 
     /* The request in flight gets its whole answer. */
     assert_int_equal(pthread_join(thread, NULL), 0);
