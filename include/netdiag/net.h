@@ -35,10 +35,16 @@ enum nd_err nd_net_listen_tcp(const struct nd_net_endpoint *endpoint, int backlo
                               struct nd_error *error);
 
 /* "127.0.0.1:8080" or "[::1]:8080" into text (at least ND_NET_ADDRESS_TEXT_MAX
- * bytes). Returns text; "?" for families other than IPv4 and IPv6. */
+ * bytes; a shorter buffer gets the text cut, NUL-terminated). Returns text;
+ * "?" for families other than IPv4 and IPv6. */
 const char *nd_net_format_address(const struct sockaddr *address, char *text, size_t size);
 
 /* The numeric address alone, without the port: "127.0.0.1" or "::1". */
 const char *nd_net_format_host(const struct sockaddr *address, char *text, size_t size);
+
+/* The dotted text of four octets, the same as inet_ntop(AF_INET) writes but
+ * without its trip through sprintf (a tenth of a request on the hot paths that
+ * print addresses). Writes at most 15 characters and no NUL; returns the end. */
+char *nd_net_format_ipv4(const uint8_t octets[4], char *out);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "netdiag/net.h"
 #include "netdiag/parse.h"
 
 static const char *const property_names[ND_CONVERT_PROPERTY_COUNT] = {
@@ -134,25 +135,6 @@ static void format_decimal(const uint8_t *packed, size_t length, char *out)
     out[digits] = '\0';
 }
 
-/* Writes the four octets in the given order as dotted decimal, what
- * inet_ntop(AF_INET) writes, without its trip through sprintf (which was
- * a tenth of a /convert request); returns the end. No NUL. */
-static char *format_dotted(char *out, uint8_t a, uint8_t b, uint8_t c, uint8_t d)
-{
-    const uint8_t octets[4] = {a, b, c, d};
-    for (int i = 0; i < 4; i++) {
-        unsigned value = octets[i];
-        if (i > 0)
-            *out++ = '.';
-        if (value >= 100)
-            *out++ = (char)('0' + value / 100);
-        if (value >= 10)
-            *out++ = (char)('0' + value / 10 % 10);
-        *out++ = (char)('0' + value % 10);
-    }
-    return out;
-}
-
 /* RFC 1035 section 3.5 (in-addr.arpa) and RFC 3596 section 2.5 (ip6.arpa):
  * the least significant octet or nibble comes first. */
 static void format_reverse_pointer(int family, const uint8_t *packed, char *out, size_t size)
@@ -164,7 +146,8 @@ static void format_reverse_pointer(int family, const uint8_t *packed, char *out,
                      packed[0]);
             return;
         }
-        char *end = format_dotted(out, packed[3], packed[2], packed[1], packed[0]);
+        const uint8_t reversed[4] = {packed[3], packed[2], packed[1], packed[0]};
+        char *end = nd_net_format_ipv4(reversed, out);
         memcpy(end, suffix, sizeof suffix);
         return;
     }
@@ -189,7 +172,7 @@ static enum nd_err describe(int family, const uint8_t *packed, struct nd_convert
     address.packed_length = family == AF_INET ? 4 : 16;
     memcpy(address.packed, packed, address.packed_length);
     if (family == AF_INET)
-        *format_dotted(address.text, packed[0], packed[1], packed[2], packed[3]) = '\0';
+        *nd_net_format_ipv4(packed, address.text) = '\0';
     else if (!inet_ntop(family, address.packed, address.text, sizeof address.text))
         return nd_error_set_errno(error, errno, "inet_ntop");
     format_hex(address.packed, address.packed_length, address.packed_hex);
@@ -415,7 +398,7 @@ enum nd_err nd_convert_legacy_ipv4(const char *text, struct nd_convert_legacy *o
     legacy.accepted = inet_aton(text, &loose) != 0;
     if (legacy.accepted) {
         const uint8_t *octets = (const uint8_t *)&loose.s_addr;
-        *format_dotted(legacy.address, octets[0], octets[1], octets[2], octets[3]) = '\0';
+        *nd_net_format_ipv4(octets, legacy.address) = '\0';
         legacy.differs = !legacy.strict_accepted || strict.s_addr != loose.s_addr;
         if (legacy.differs)
             explain_legacy(text, &legacy, legacy.reason, sizeof legacy.reason);

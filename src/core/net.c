@@ -139,31 +139,79 @@ enum nd_err nd_net_listen_tcp(const struct nd_net_endpoint *endpoint, int backlo
     return ND_OK;
 }
 
+char *nd_net_format_ipv4(const uint8_t octets[4], char *out)
+{
+    for (int i = 0; i < 4; i++) {
+        unsigned value = octets[i];
+        if (i > 0)
+            *out++ = '.';
+        if (value >= 100)
+            *out++ = (char)('0' + value / 100);
+        if (value >= 10)
+            *out++ = (char)('0' + value / 10 % 10);
+        *out++ = (char)('0' + value % 10);
+    }
+    return out;
+}
+
+/* Copies text whole or cut to size - 1 bytes, always NUL-terminated. */
+static void copy_cut(char *out, size_t size, const char *text, size_t length)
+{
+    if (size == 0)
+        return;
+    if (length > size - 1)
+        length = size - 1;
+    memcpy(out, text, length);
+    out[length] = '\0';
+}
+
 const char *nd_net_format_host(const struct sockaddr *address, char *text, size_t size)
 {
-    const void *raw;
-    if (address->sa_family == AF_INET)
-        raw = &((const struct sockaddr_in *)address)->sin_addr;
-    else if (address->sa_family == AF_INET6)
-        raw = &((const struct sockaddr_in6 *)address)->sin6_addr;
-    else
-        raw = NULL;
-    if (!raw || !inet_ntop(address->sa_family, raw, text, (socklen_t)size))
-        snprintf(text, size, "?");
+    char host[INET6_ADDRSTRLEN];
+    size_t length;
+    if (address->sa_family == AF_INET) {
+        const void *raw = &((const struct sockaddr_in *)address)->sin_addr;
+        length = (size_t)(nd_net_format_ipv4(raw, host) - host);
+    } else if (address->sa_family == AF_INET6 &&
+               inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)address)->sin6_addr, host,
+                         sizeof host)) {
+        length = strlen(host);
+    } else {
+        host[0] = '?';
+        length = 1;
+    }
+    copy_cut(text, size, host, length);
     return text;
 }
 
 const char *nd_net_format_address(const struct sockaddr *address, char *text, size_t size)
 {
-    char host[INET6_ADDRSTRLEN];
-    nd_net_format_host(address, host, sizeof host);
-    if (address->sa_family == AF_INET)
-        snprintf(text, size, "%s:%u", host,
-                 (unsigned)ntohs(((const struct sockaddr_in *)address)->sin_port));
-    else if (address->sa_family == AF_INET6)
-        snprintf(text, size, "[%s]:%u", host,
-                 (unsigned)ntohs(((const struct sockaddr_in6 *)address)->sin6_port));
-    else
-        snprintf(text, size, "?");
+    char whole[ND_NET_ADDRESS_TEXT_MAX];
+    char *end = whole;
+    uint16_t port;
+    if (address->sa_family == AF_INET) {
+        const struct sockaddr_in *ipv4 = (const struct sockaddr_in *)address;
+        end = nd_net_format_ipv4((const uint8_t *)&ipv4->sin_addr, end);
+        port = ntohs(ipv4->sin_port);
+    } else if (address->sa_family == AF_INET6) {
+        *end++ = '[';
+        nd_net_format_host(address, end, sizeof whole - 1);
+        end += strlen(end);
+        *end++ = ']';
+        port = ntohs(((const struct sockaddr_in6 *)address)->sin6_port);
+    } else {
+        copy_cut(text, size, "?", 1);
+        return text;
+    }
+    *end++ = ':';
+    char digits[5];
+    int count = 0;
+    do {
+        digits[count++] = (char)('0' + port % 10);
+        port /= 10;
+    } while (port > 0);
+    while (count > 0)
+        *end++ = digits[--count];
+    copy_cut(text, size, whole, (size_t)(end - whole));
     return text;
 }

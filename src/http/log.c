@@ -6,7 +6,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { LOG_LINE_MAX = 4096 };
+/* A value is cut with "..." past its share of the line, the request target
+ * (which the client chooses) at TARGET_MAX bytes and the others at VALUE_MAX,
+ * so that every field of an access line fits whole. */
+enum { LOG_LINE_MAX = 4096, TARGET_MAX = 2048, VALUE_MAX = 256 };
 
 static enum nd_log_format log_format = ND_LOG_TEXT;
 
@@ -40,29 +43,50 @@ static void append_text(struct line *line, const char *text)
     append(line, text, strlen(text));
 }
 
+static bool is_plain(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f;
+}
+
 /* JSON string content: quotes, backslashes and control bytes escaped.
  * Logfmt values are quoted the same way when they hold spaces or quotes,
- * which keeps both formats safe against log injection via a request target. */
-static void append_escaped(struct line *line, const char *text)
+ * which keeps both formats safe against log injection via a request target.
+ * Runs of plain bytes are copied whole. */
+static void append_escaped(struct line *line, const char *text, size_t max_bytes)
 {
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        /* Leave room for the fields that follow, so a huge target cannot
-         * cut a line mid-escape and leave invalid JSON. */
-        if (line->length > sizeof line->text - 512) {
+    /* Whatever the values, 512 bytes stay free for the closing quote, brace
+     * and newline: a line is never cut mid-escape into invalid JSON. */
+    size_t limit = sizeof line->text - 512;
+    if (line->length + max_bytes < limit)
+        limit = line->length + max_bytes;
+    const unsigned char *p = (const unsigned char *)text;
+    for (;;) {
+        const unsigned char *run = p;
+        while (is_plain(*p))
+            p++;
+        size_t length = (size_t)(p - run);
+        if (line->length + length > limit) {
+            if (line->length < limit)
+                append(line, (const char *)run, limit - line->length);
             append_text(line, "...");
-            break;
+            return;
         }
+        append(line, (const char *)run, length);
+        if (*p == '\0')
+            return;
         char escaped[8];
         if (*p == '"' || *p == '\\') {
             escaped[0] = '\\';
             escaped[1] = (char)*p;
             append(line, escaped, 2);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            int n = snprintf(escaped, sizeof escaped, "\\u%04x", *p);
-            append(line, escaped, (size_t)n);
         } else {
-            append(line, (const char *)p, 1);
+            static const char hex[] = "0123456789abcdef";
+            memcpy(escaped, "\\u00", 4);
+            escaped[4] = hex[*p >> 4];
+            escaped[5] = hex[*p & 0xF];
+            append(line, escaped, 6);
         }
+        p++;
     }
 }
 
@@ -77,13 +101,14 @@ static bool needs_quotes(const char *text)
     return false;
 }
 
-static void append_field(struct line *line, const char *key, const char *value, bool first)
+static void append_field_cut(struct line *line, const char *key, const char *value, bool first,
+                             size_t max_bytes)
 {
     if (log_format == ND_LOG_JSON) {
         append_text(line, first ? "{\"" : ",\"");
         append_text(line, key);
         append_text(line, "\":\"");
-        append_escaped(line, value);
+        append_escaped(line, value, max_bytes);
         append_text(line, "\"");
         return;
     }
@@ -93,11 +118,18 @@ static void append_field(struct line *line, const char *key, const char *value, 
     append_text(line, "=");
     if (needs_quotes(value)) {
         append_text(line, "\"");
-        append_escaped(line, value);
+        append_escaped(line, value, max_bytes);
         append_text(line, "\"");
-    } else {
+    } else if (strlen(value) <= max_bytes) {
         append_text(line, value);
+    } else {
+        append_escaped(line, value, max_bytes);
     }
+}
+
+static void append_field(struct line *line, const char *key, const char *value, bool first)
+{
+    append_field_cut(line, key, value, first, VALUE_MAX);
 }
 
 static void append_number(struct line *line, const char *key, uint64_t value)
@@ -188,7 +220,7 @@ void nd_log_access(const struct nd_access_entry *entry)
     struct line line;
     start_line(&line, "info", "access");
     append_field(&line, "method", entry->method, false);
-    append_field(&line, "target", entry->target, false);
+    append_field_cut(&line, "target", entry->target, false, TARGET_MAX);
     append_number(&line, "status", entry->status);
     append_number(&line, "bytes", entry->bytes);
     append_number(&line, "duration_us", entry->duration_us);

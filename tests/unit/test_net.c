@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -86,12 +87,78 @@ static void test_format_ipv6(void **state)
     assert_string_equal(nd_net_format_host((struct sockaddr *)&address, text, sizeof text), "::1");
 }
 
+/* The address text is written by hand: it must be what snprintf with
+ * inet_ntop writes, byte for byte, cut the same way in a short buffer. */
+static void reference_address(const struct sockaddr *address, char *text, size_t size)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (address->sa_family == AF_INET) {
+        const struct sockaddr_in *ipv4 = (const struct sockaddr_in *)address;
+        assert_non_null(inet_ntop(AF_INET, &ipv4->sin_addr, host, sizeof host));
+        snprintf(text, size, "%s:%u", host, (unsigned)ntohs(ipv4->sin_port));
+    } else {
+        const struct sockaddr_in6 *ipv6 = (const struct sockaddr_in6 *)address;
+        assert_non_null(inet_ntop(AF_INET6, &ipv6->sin6_addr, host, sizeof host));
+        snprintf(text, size, "[%s]:%u", host, (unsigned)ntohs(ipv6->sin6_port));
+    }
+}
+
+static void assert_formats_like_reference(const struct sockaddr *address)
+{
+    char expected[ND_NET_ADDRESS_TEXT_MAX], text[ND_NET_ADDRESS_TEXT_MAX];
+    reference_address(address, expected, sizeof expected);
+    assert_string_equal(nd_net_format_address(address, text, sizeof text), expected);
+    for (size_t size = 1; size <= strlen(expected) + 1; size++) {
+        reference_address(address, expected, size);
+        memset(text, 'x', sizeof text);
+        assert_string_equal(nd_net_format_address(address, text, size), expected);
+    }
+    /* The host alone: the same text without the port (and brackets). */
+    reference_address(address, expected, sizeof expected);
+    char *host_end = strrchr(expected, ':');
+    *host_end = '\0';
+    if (expected[0] == '[') {
+        host_end[-1] = '\0';
+        assert_string_equal(nd_net_format_host(address, text, sizeof text), expected + 1);
+    } else {
+        assert_string_equal(nd_net_format_host(address, text, sizeof text), expected);
+    }
+}
+
+static void test_format_matches_inet_ntop(void **state)
+{
+    (void)state;
+    static const uint16_t ports[] = {0, 7, 80, 443, 8080, 9900, 65535};
+    for (int position = 0; position < 4; position++) {
+        for (unsigned value = 0; value < 256; value++) {
+            struct sockaddr_in address = {.sin_family = AF_INET};
+            uint8_t *octets = (uint8_t *)&address.sin_addr;
+            memset(octets, 1, 4);
+            octets[position] = (uint8_t)value;
+            address.sin_port = htons(ports[value % (sizeof ports / sizeof ports[0])]);
+            assert_formats_like_reference((struct sockaddr *)&address);
+        }
+    }
+    static const char *const ipv6[] = {"::", "::1", "fe80::1", "::ffff:192.0.2.1",
+                                       "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"};
+    for (size_t i = 0; i < sizeof ipv6 / sizeof ipv6[0]; i++) {
+        struct sockaddr_in6 address = {.sin6_family = AF_INET6, .sin6_port = htons(ports[i])};
+        assert_int_equal(inet_pton(AF_INET6, ipv6[i], &address.sin6_addr), 1);
+        assert_formats_like_reference((struct sockaddr *)&address);
+    }
+    struct sockaddr other = {.sa_family = AF_UNIX};
+    char text[8];
+    assert_string_equal(nd_net_format_address(&other, text, sizeof text), "?");
+    assert_string_equal(nd_net_format_host(&other, text, sizeof text), "?");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_endpoints),
         cmocka_unit_test(test_listen_on_ephemeral_port),
         cmocka_unit_test(test_format_ipv6),
+        cmocka_unit_test(test_format_matches_inet_ntop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
