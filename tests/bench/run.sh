@@ -30,13 +30,15 @@ ulimit -n "$(ulimit -Hn)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 200); do curl -fs "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.02; done; return 1; }
-# A process's CPU ticks plus its children's (nginx's worker is the master's child).
+# A process's CPU ticks plus its children's (nginx's worker is the master's
+# child): "user+system user".
 cpu_ticks() {
-  local total=0 pid
+  local total=0 user=0 pid utime stime
   for pid in $1 $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    read -r utime stime < <(awk '{print $14, $15}' "/proc/$pid/stat")
+    total=$((total + utime + stime)) user=$((user + utime))
   done
-  echo "$total"
+  echo "$total $user"
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 ticks_per_second=$(getconf CLK_TCK)
@@ -91,15 +93,15 @@ logged_pid=$netdiag_pid
 wait_http "$nginx_port" / && wait_http "$minimal_port" / && wait_http "$netdiag_port" /healthz &&
   wait_http "$logged_port" /healthz || { echo "bench: a server did not start" >&2; exit 1; }
 
-# --- one wrk case: prints "req/s p50_ms p99_ms cpu_us_per_request" ------------------
+# --- one wrk case: prints "req/s p50_ms p99_ms cpu_us user_us" per request -----------
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.3f", v}'; }
 run_case() { # PID URL MODE(keepalive|close)
   local pid=$1 url=$2 mode=$3 header=()
   [ "$mode" = close ] && header=(-H "Connection: close")
-  local before after output requests
-  before=$(cpu_ticks "$pid")
+  local before before_user after after_user output requests
+  read -r before before_user <<<"$(cpu_ticks "$pid")"
   output=$(taskset -c 1 wrk -t1 -c64 -d"${seconds}s" --latency "${header[@]}" "$url" 2>&1)
-  after=$(cpu_ticks "$pid")
+  read -r after after_user <<<"$(cpu_ticks "$pid")"
   requests=$(echo "$output" | awk '/requests in/ {print $1}')
   local rate p50 p99 errors
   rate=$(echo "$output" | awk '/Requests\/sec/ {printf "%.0f", $2}')
@@ -107,8 +109,8 @@ run_case() { # PID URL MODE(keepalive|close)
   p99=$(echo "$output" | awk '$1 == "99%" {print $2}' | to_ms)
   errors=$(echo "$output" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
   local cpu
-  cpu=$(awk -v t=$((after - before)) -v n="$requests" -v hz="$ticks_per_second" \
-    'BEGIN {printf "%.1f", (n > 0 ? t / hz / n * 1e6 : 0)}')
+  cpu=$(awk -v t=$((after - before)) -v u=$((after_user - before_user)) -v n="$requests" \
+    -v hz="$ticks_per_second" 'BEGIN {if (n == 0) n = 1e99; printf "%.1f %.2f", t / hz / n * 1e6, u / hz / n * 1e6}')
   echo "$rate $p50 $p99 $cpu ${errors:+!$errors}"
 }
 
@@ -117,7 +119,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; 
 # median_of "a b c" -> the median of the numbers
 median_of() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 
-# Every case once per round; results[case] collects "rate p50 p99 cpu errors" lines.
+# Every case once per round; results[case] collects "rate p50 p99 cpu user errors" lines.
 declare -A results
 cases=()
 for mode in keepalive close; do
@@ -135,27 +137,29 @@ for round in $(seq "$rounds"); do
     results[$mode|$name]+="$(run_case "$pid" "$url" "$mode")"$'\n'
   done
 done
-# medians CASE -> "rate p50 p99 cpu errors" (errors: any round's)
+# medians CASE -> "rate p50 p99 cpu user errors" (errors: any round's)
 medians() {
   local lines=${results[$1]} column out=""
-  for column in 1 2 3 4; do
+  for column in 1 2 3 4 5; do
     out+="$(median_of "$(awk -v c=$column '{printf "%s ", $c}' <<<"$lines")") "
   done
-  echo "$out$(awk '$5 != "" {for (i = 5; i <= NF; i++) printf "%s ", $i}' <<<"$lines")"
+  echo "$out$(awk '$6 != "" {for (i = 6; i <= NF; i++) printf "%s ", $i}' <<<"$lines")"
 }
 
-printf '\n%-42s %-9s %9s %8s %8s %9s %9s %9s %9s %9s\n' case mode "req/s" "p50 ms" "p99 ms" \
-  "cpu µs/r" "rps/nginx" "rps/mhd" "cpu/mhd" "cpu/nginx"
+printf '\n%-42s %-9s %9s %8s %8s %9s %9s %9s %9s %9s %9s\n' case mode "req/s" "p50 ms" "p99 ms" \
+  "cpu µs/r" "user µs/r" "rps/nginx" "rps/mhd" "cpu/mhd" "cpu/nginx"
 for mode in keepalive close; do
-  read -r n_rate n_p50 n_p99 n_cpu _ <<<"$(medians "$mode|nginx (return 200)")"
-  printf '%-42s %-9s %9.0f %8s %8s %9s\n' "nginx (return 200)" "$mode" "$n_rate" "$n_p50" "$n_p99" "$n_cpu"
-  read -r m_rate m_p50 m_p99 m_cpu _ <<<"$(medians "$mode|minimal libmicrohttpd")"
-  printf '%-42s %-9s %9.0f %8s %8s %9s\n' "minimal libmicrohttpd" "$mode" "$m_rate" "$m_p50" "$m_p99" "$m_cpu"
+  read -r n_rate n_p50 n_p99 n_cpu n_user _ <<<"$(medians "$mode|nginx (return 200)")"
+  printf '%-42s %-9s %9.0f %8s %8s %9s %9s\n' "nginx (return 200)" "$mode" "$n_rate" "$n_p50" "$n_p99" \
+    "$n_cpu" "$n_user"
+  read -r m_rate m_p50 m_p99 m_cpu m_user _ <<<"$(medians "$mode|minimal libmicrohttpd")"
+  printf '%-42s %-9s %9.0f %8s %8s %9s %9s\n' "minimal libmicrohttpd" "$mode" "$m_rate" "$m_p50" "$m_p99" \
+    "$m_cpu" "$m_user"
   for target in "/byteorder?value=1234" "/convert?ip=192.168.0.111" "/service?port=80"; do
     for log in off on; do
-      read -r rate p50 p99 cpu errors <<<"$(medians "$mode|netdiag $target log=$log")"
-      printf '%-42s %-9s %9.0f %8s %8s %9s %9s %9s %9s %9s %s\n' "netdiag $target log=$log" "$mode" \
-        "$rate" "$p50" "$p99" "$cpu" "$(ratio "$rate" "$n_rate")" "$(ratio "$rate" "$m_rate")" \
+      read -r rate p50 p99 cpu user errors <<<"$(medians "$mode|netdiag $target log=$log")"
+      printf '%-42s %-9s %9.0f %8s %8s %9s %9s %9s %9s %9s %9s %s\n' "netdiag $target log=$log" "$mode" \
+        "$rate" "$p50" "$p99" "$cpu" "$user" "$(ratio "$rate" "$n_rate")" "$(ratio "$rate" "$m_rate")" \
         "$(ratio "$cpu" "$m_cpu")" "$(ratio "$cpu" "$n_cpu")" "${errors:-}"
     done
   done
@@ -172,13 +176,13 @@ base_rates="" base_p99s="" busy_rates="" busy_p99s=""
 # Alone, then with the SNTP waits (at most 10 s each, so renewed every round),
 # all held by one process (64 curl processes would crowd wrk's core).
 for _ in $(seq "$rounds"); do
-  read -r rate _ p99 _ _ <<<"$(run_case "$quiet_pid" "$fast_url" keepalive)"
+  read -r rate _ p99 _ <<<"$(run_case "$quiet_pid" "$fast_url" keepalive)"
   base_rates+="$rate " base_p99s+="$p99 "
   taskset -c 1 "$tools/hold" "$netdiag_port" 64 $((seconds + 2)) wait \
     "/time/sntp?server=127.0.0.1:$silent_port&timeout_ms=$(((seconds + 2) * 1000))" >/dev/null &
   pids+=("$!")
   sleep 0.5
-  read -r rate _ p99 _ _ <<<"$(run_case "$quiet_pid" "$fast_url" keepalive)"
+  read -r rate _ p99 _ <<<"$(run_case "$quiet_pid" "$fast_url" keepalive)"
   busy_rates+="$rate " busy_p99s+="$p99 "
   waiting=$(curl -s "http://127.0.0.1:$netdiag_port/metrics" | awk '$1 == "netdiag_slow_requests_waiting" {print $2}')
   sleep 2 # let them time out
@@ -188,7 +192,7 @@ busy_rate=$(median_of "$busy_rates") busy_p99=$(median_of "$busy_p99s")
 echo
 echo "isolation: /byteorder keep-alive p99 ${base_p99} ms alone, ${busy_p99} ms with ${waiting} SNTP requests waiting" \
   "(change $(awk -v a="$busy_p99" -v b="$base_p99" 'BEGIN {printf "%+.0f%%", (b > 0 ? (a - b) / b * 100 : 0)}'));" \
-  "req/s ${base_rate} -> ${busy_rate} (medians of $rounds rounds)"
+  "req/s ${base_rate} -> ${busy_rate} (medians of $rounds rounds; p99 by round: alone ${base_p99s% }, waiting ${busy_p99s% })"
 
 # --- echo: netdiag against a reference epoll echo ---------------------------------
 reference_port=$(free_port)
