@@ -9,7 +9,7 @@
 /* A value is cut with "..." past its share of the line, the request target
  * (which the client chooses) at TARGET_MAX bytes and the others at VALUE_MAX,
  * so that every field of an access line fits whole. */
-enum { LOG_LINE_MAX = 4096, TARGET_MAX = 2048, VALUE_MAX = 256 };
+enum { LOG_LINE_MAX = 4096, TARGET_MAX = 2048, VALUE_MAX = 512 };
 
 static enum nd_log_format log_format = ND_LOG_TEXT;
 

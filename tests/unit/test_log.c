@@ -119,8 +119,12 @@ static void test_long_target_is_cut_not_the_line(void **state)
     for (size_t i = 0; i < size; i++)
         target[i] = i % 7 == 0 ? '"' : (char)('a' + i % 26);
     target[size] = '\0';
+    char method[1001];
+    memset(method, 'M', sizeof method - 1);
+    method[sizeof method - 1] = '\0';
     struct nd_access_entry entry = tricky;
     entry.target = target;
+    entry.method = method; /* any token the client sends */
     nd_log_init(ND_LOG_JSON);
     nd_log_access(&entry);
     char *text = captured(state);
@@ -133,7 +137,11 @@ static void test_long_target_is_cut_not_the_line(void **state)
     assert_true(kept > 1500 && kept <= 2048); /* 2048 bytes once escaped */
     assert_string_equal(logged + kept, "...");
     assert_memory_equal(logged, target, kept);
+    const char *logged_method = cJSON_GetObjectItem(line, "method")->valuestring;
+    assert_int_equal(strlen(logged_method), 512 + 3);
+    assert_string_equal(logged_method + 512, "...");
     assert_string_equal(cJSON_GetObjectItem(line, "request_id")->valuestring, "abc-1");
+    assert_int_equal(cJSON_GetObjectItem(line, "status")->valueint, 404);
     cJSON_Delete(line);
     free(text);
     free(target);
