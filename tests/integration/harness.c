@@ -362,27 +362,35 @@ bool nd_test_json_bool(const cJSON *object, const char *path)
     return cJSON_IsTrue(node);
 }
 
-int nd_test_connect(unsigned port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0)
-        fail_msg("connect to 127.0.0.1:%u: %s", port, strerror(errno));
-    return fd;
-}
-
-long nd_test_raw_status(unsigned port, const char *request, size_t length)
+/* A TCP connection to 127.0.0.1:port, or -1 with errno when it is refused. */
+static int try_connect(unsigned port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
     struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+        int saved = errno;
         close(fd);
-        return 0;
+        errno = saved;
+        return -1;
     }
+    return fd;
+}
+
+int nd_test_connect(unsigned port)
+{
+    int fd = try_connect(port);
+    if (fd < 0)
+        fail_msg("connect to 127.0.0.1:%u: %s", port, strerror(errno));
+    return fd;
+}
+
+long nd_test_raw_status(unsigned port, const char *request, size_t length)
+{
+    int fd = try_connect(port);
+    if (fd < 0)
+        return 0;
     size_t sent = 0;
     while (sent < length) {
         ssize_t n = send(fd, request + sent, length - sent, MSG_NOSIGNAL);
