@@ -116,15 +116,13 @@ static void append_field_cut(struct line *line, const char *key, const char *val
         append_text(line, " ");
     append_text(line, key);
     append_text(line, "=");
-    if (needs_quotes(value)) {
+    /* Unquoted values hold no byte to escape: append_escaped only cuts them. */
+    bool quoted = needs_quotes(value);
+    if (quoted)
         append_text(line, "\"");
-        append_escaped(line, value, max_bytes);
+    append_escaped(line, value, max_bytes);
+    if (quoted)
         append_text(line, "\"");
-    } else if (strlen(value) <= max_bytes) {
-        append_text(line, value);
-    } else {
-        append_escaped(line, value, max_bytes);
-    }
 }
 
 static void append_field(struct line *line, const char *key, const char *value, bool first)
