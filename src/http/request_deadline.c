@@ -50,10 +50,14 @@ static void expire_late(struct nd_request_deadline *deadline, uint64_t now)
             now - since < deadline->timeout_ns)
             continue;
         watch->expired = true;
+        /* Counted before the shutdown, so that whoever sees the connection
+         * end (a client, then /metrics) also sees it counted. */
+        atomic_fetch_add_explicit(&deadline->expired, 1, memory_order_release);
         /* The poller sees end of stream and closes the connection in its own
-         * thread. ENOTCONN means the peer is already gone, which is as good. */
-        if (shutdown(watch->fd, SHUT_RDWR) == 0 || errno == ENOTCONN)
-            atomic_fetch_add_explicit(&deadline->expired, 1, memory_order_relaxed);
+         * thread. ENOTCONN means the peer is already gone, which is as good;
+         * any other failure means nothing was cut, so it is not counted. */
+        if (shutdown(watch->fd, SHUT_RDWR) != 0 && errno != ENOTCONN)
+            atomic_fetch_sub_explicit(&deadline->expired, 1, memory_order_relaxed);
     }
 }
 
@@ -164,7 +168,7 @@ void nd_request_deadline_forget(struct nd_request_deadline *deadline,
 
 uint64_t nd_request_deadline_expired(const struct nd_request_deadline *deadline)
 {
-    return atomic_load_explicit(&deadline->expired, memory_order_relaxed);
+    return atomic_load_explicit(&deadline->expired, memory_order_acquire);
 }
 
 void nd_request_deadline_stop(struct nd_request_deadline *deadline)
