@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "netdiag/net.h"
+#include "netdiag/format.h"
 #include "netdiag/parse.h"
 
 static const char *const property_names[ND_CONVERT_PROPERTY_COUNT] = {
@@ -98,17 +99,6 @@ static unsigned classify(int family, const uint8_t *packed)
     return properties;
 }
 
-static const char hex_digits[] = "0123456789abcdef";
-
-static void format_hex(const uint8_t *packed, size_t length, char *out)
-{
-    for (size_t i = 0; i < length; i++) {
-        out[2 * i] = hex_digits[packed[i] >> 4];
-        out[2 * i + 1] = hex_digits[packed[i] & 0x0F];
-    }
-    out[2 * length] = '\0';
-}
-
 /* Schoolbook long division by 10 over the big-endian bytes, so a 128-bit
  * value needs no compiler-specific integer type. */
 static void format_decimal(const uint8_t *packed, size_t length, char *out)
@@ -137,28 +127,30 @@ static void format_decimal(const uint8_t *packed, size_t length, char *out)
 
 /* RFC 1035 section 3.5 (in-addr.arpa) and RFC 3596 section 2.5 (ip6.arpa):
  * the least significant octet or nibble comes first. */
-static void format_reverse_pointer(int family, const uint8_t *packed, char *out, size_t size)
+static void format_reverse_pointer(int family, const uint8_t *packed,
+                                   char out[ND_CONVERT_REVERSE_POINTER_SIZE])
 {
+    static const char ipv4_suffix[] = ".in-addr.arpa", ipv6_suffix[] = "ip6.arpa";
+    _Static_assert(ND_CONVERT_REVERSE_POINTER_SIZE >= INET_ADDRSTRLEN - 1 + sizeof ipv4_suffix &&
+                       ND_CONVERT_REVERSE_POINTER_SIZE >=
+                           4 * ND_CONVERT_PACKED_MAX + sizeof ipv6_suffix,
+                   "the longest reverse pointer fits");
     if (family == AF_INET) {
-        static const char suffix[] = ".in-addr.arpa";
-        if (size < INET_ADDRSTRLEN - 1 + sizeof suffix) {
-            snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", packed[3], packed[2], packed[1],
-                     packed[0]);
-            return;
-        }
         const uint8_t reversed[4] = {packed[3], packed[2], packed[1], packed[0]};
         char *end = nd_net_format_ipv4(reversed, out);
-        memcpy(end, suffix, sizeof suffix);
+        memcpy(end, ipv4_suffix, sizeof ipv4_suffix);
         return;
     }
     char *p = out;
     for (size_t i = ND_CONVERT_PACKED_MAX; i-- > 0;) {
-        *p++ = hex_digits[packed[i] & 0x0F];
+        char pair[3];
+        nd_format_hex(&packed[i], 1, pair);
+        *p++ = pair[1];
         *p++ = '.';
-        *p++ = hex_digits[packed[i] >> 4];
+        *p++ = pair[0];
         *p++ = '.';
     }
-    memcpy(p, "ip6.arpa", sizeof "ip6.arpa");
+    memcpy(p, ipv6_suffix, sizeof ipv6_suffix);
 }
 
 /* Fills every field of out from the packed bytes; out is written only on
@@ -175,13 +167,12 @@ static enum nd_err describe(int family, const uint8_t *packed, struct nd_convert
         *nd_net_format_ipv4(packed, address.text) = '\0';
     else if (!inet_ntop(family, address.packed, address.text, sizeof address.text))
         return nd_error_set_errno(error, errno, "inet_ntop");
-    format_hex(address.packed, address.packed_length, address.packed_hex);
+    nd_format_hex(address.packed, address.packed_length, address.packed_hex);
     if (family == AF_INET)
         address.ipv4_integer = (uint32_t)packed[0] << 24 | (uint32_t)packed[1] << 16 |
                                (uint32_t)packed[2] << 8 | packed[3];
     format_decimal(address.packed, address.packed_length, address.integer);
-    format_reverse_pointer(family, address.packed, address.reverse_pointer,
-                           sizeof address.reverse_pointer);
+    format_reverse_pointer(family, address.packed, address.reverse_pointer);
     address.properties = classify(family, address.packed);
     *out = address;
     return ND_OK;

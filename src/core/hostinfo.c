@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "netdiag/format.h"
 #include "netdiag/net.h"
 
 struct flag_name {
@@ -174,14 +175,12 @@ static int read_mtu(int probe, const char *name)
 static void format_hardware_address(const struct sockaddr_ll *link,
                                     char text[ND_HOSTINFO_HARDWARE_ADDRESS_TEXT_MAX])
 {
-    static const char digits[] = "0123456789abcdef";
     size_t length = link->sll_halen;
     if (length > sizeof link->sll_addr)
         length = sizeof link->sll_addr;
     text[0] = '\0';
     for (size_t i = 0; i < length; i++) {
-        text[3 * i] = digits[link->sll_addr[i] >> 4];
-        text[3 * i + 1] = digits[link->sll_addr[i] & 0x0f];
+        nd_format_hex(&link->sll_addr[i], 1, text + 3 * i);
         text[3 * i + 2] = ':';
     }
     if (length > 0)

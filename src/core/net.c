@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "netdiag/format.h"
 #include "netdiag/parse.h"
 
 enum nd_err nd_net_parse_endpoint(const char *text, struct nd_net_endpoint *out,
@@ -204,14 +205,7 @@ const char *nd_net_format_address(const struct sockaddr *address, char *text, si
         return text;
     }
     *end++ = ':';
-    char digits[5];
-    int count = 0;
-    do {
-        digits[count++] = (char)('0' + port % 10);
-        port /= 10;
-    } while (port > 0);
-    while (count > 0)
-        *end++ = digits[--count];
+    end += nd_format_decimal(port, end);
     copy_cut(text, size, whole, (size_t)(end - whole));
     return text;
 }

@@ -2,16 +2,12 @@
 #include "http/handlers.h"
 #include "http/request.h"
 #include "netdiag/byteorder.h"
+#include "netdiag/format.h"
 
 static void add_bytes(cJSON *object, const char *name, const uint8_t *bytes, size_t count)
 {
-    static const char digits[] = "0123456789abcdef";
     char hex[2 * 4 + 1];
-    for (size_t i = 0; i < count; i++) {
-        hex[2 * i] = digits[bytes[i] >> 4];
-        hex[2 * i + 1] = digits[bytes[i] & 0xF];
-    }
-    hex[2 * count] = '\0';
+    nd_format_hex(bytes, count, hex);
     nd_json_add_string(object, name, hex);
 }
 

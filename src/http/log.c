@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netdiag/format.h"
+
 /* A value is cut with "..." past its share of the line, the request target
  * (which the client chooses) at TARGET_MAX bytes and the others at VALUE_MAX,
  * so that every field of an access line fits whole. */
@@ -80,10 +82,8 @@ static void append_escaped(struct line *line, const char *text, size_t max_bytes
             escaped[1] = (char)*p;
             append(line, escaped, 2);
         } else {
-            static const char hex[] = "0123456789abcdef";
             memcpy(escaped, "\\u00", 4);
-            escaped[4] = hex[*p >> 4];
-            escaped[5] = hex[*p & 0xF];
+            nd_format_hex(p, 1, escaped + 4);
             append(line, escaped, 6);
         }
         p++;
@@ -132,14 +132,8 @@ static void append_field(struct line *line, const char *key, const char *value, 
 
 static void append_number(struct line *line, const char *key, uint64_t value)
 {
-    char digits[24];
-    size_t at = sizeof digits;
-    do {
-        digits[--at] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value > 0);
-    const char *number = digits + at;
-    size_t n = sizeof digits - at;
+    char number[ND_FORMAT_DECIMAL_MAX];
+    size_t n = nd_format_decimal(value, number);
     if (log_format == ND_LOG_JSON) {
         append_text(line, ",\"");
         append_text(line, key);

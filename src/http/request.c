@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http/server.h"
+#include "netdiag/format.h"
 #include "netdiag/parse.h"
 
 static size_t count_param(const struct nd_request *request, const char *name, const char **first)
@@ -146,14 +147,9 @@ static cJSON *add_member(cJSON *object, const char *name, cJSON *item)
 
 cJSON *nd_json_add_integer(cJSON *object, const char *name, uint64_t value)
 {
-    char digits[24];
-    size_t at = sizeof digits - 1;
-    digits[at] = '\0';
-    do {
-        digits[--at] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value > 0);
-    return add_member(object, name, cJSON_CreateRaw(digits + at));
+    char digits[ND_FORMAT_DECIMAL_MAX + 1];
+    digits[nd_format_decimal(value, digits)] = '\0';
+    return add_member(object, name, cJSON_CreateRaw(digits));
 }
 
 cJSON *nd_json_add_string(cJSON *object, const char *name, const char *value)
