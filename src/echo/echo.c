@@ -10,8 +10,9 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "netdiag/clock.h"
 
 /*
  * Level-triggered epoll: interest in reading is dropped while a connection's
@@ -65,13 +66,6 @@ static void give_back_buffer(struct nd_echo *echo, char *buffer)
         echo->spare_buffers[echo->spare_count++] = buffer;
     else
         free(buffer);
-}
-
-static uint64_t monotonic_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
 static void unlink_connection(struct nd_echo *echo, struct connection *connection)
@@ -287,12 +281,12 @@ static void *echo_main(void *context)
     struct nd_echo *echo = context;
     struct epoll_event events[256];
     for (;;) {
-        echo->now_ns = monotonic_ns();
+        echo->now_ns = nd_clock_monotonic_ns();
         int timeout = close_idle(echo);
         int count = epoll_wait(echo->epoll_fd, events, 256, timeout);
         if (count < 0 && errno != EINTR)
             break;
-        echo->now_ns = monotonic_ns();
+        echo->now_ns = nd_clock_monotonic_ns();
         bool stop = false;
         for (int i = 0; i < count; i++) {
             void *tag = events[i].data.ptr;

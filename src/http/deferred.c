@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "http/request.h"
+#include "netdiag/clock.h"
 
 enum job_state {
     JOB_QUEUED,  /* waiting for a worker */
@@ -51,13 +52,6 @@ struct nd_deferred {
     unsigned worker_count;
     struct nd_deferred_stats stats;
 };
-
-static uint64_t monotonic_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
 
 static void wake_reactor(struct nd_deferred *engine)
 {
@@ -212,7 +206,7 @@ static void *reactor_main(void *context)
     for (;;) {
         pthread_mutex_lock(&engine->lock);
         bool stopping = engine->stopping;
-        int timeout = next_timeout_ms(engine, monotonic_ns());
+        int timeout = next_timeout_ms(engine, nd_clock_monotonic_ns());
         pthread_mutex_unlock(&engine->lock);
         if (stopping)
             break;
@@ -240,7 +234,7 @@ static void *reactor_main(void *context)
             if (last)
                 destroy(job);
         }
-        expire_due(engine, monotonic_ns(), false);
+        expire_due(engine, nd_clock_monotonic_ns(), false);
     }
     expire_due(engine, 0, true);
     return NULL;
@@ -381,7 +375,7 @@ void nd_deferred_submit(struct nd_deferred *engine, struct nd_request *request,
     job->state = state;
     job->fd = -1;
     job->references = 2;
-    job->deadline_ns = monotonic_ns() + (uint64_t)timeout_ms * 1000000u;
+    job->deadline_ns = nd_clock_monotonic_ns() + (uint64_t)timeout_ms * 1000000u;
 
     pthread_mutex_lock(&engine->lock);
     if (engine->stopping || engine->active_count >= engine->config.max_waiting) {

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "netdiag/clock.h"
+
 /* Zero in waiting_since: the connection is not waiting for a request. */
 enum { NOT_WAITING = 0 };
 
@@ -33,13 +35,6 @@ struct nd_request_deadline {
     struct nd_deadline_watch *head;
     atomic_uint_fast64_t expired;
 };
-
-static uint64_t monotonic_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
 
 static void expire_late(struct nd_request_deadline *deadline, uint64_t now)
 {
@@ -66,14 +61,14 @@ static void *sweep(void *argument)
     struct nd_request_deadline *deadline = argument;
     pthread_mutex_lock(&deadline->lock);
     while (!deadline->stopping) {
-        uint64_t next = monotonic_ns() + deadline->period_ns;
+        uint64_t next = nd_clock_monotonic_ns() + deadline->period_ns;
         struct timespec until = {.tv_sec = (time_t)(next / 1000000000u),
                                  .tv_nsec = (long)(next % 1000000000u)};
         int status = 0;
         while (!deadline->stopping && status != ETIMEDOUT)
             status = pthread_cond_timedwait(&deadline->wake, &deadline->lock, &until);
         if (!deadline->stopping)
-            expire_late(deadline, monotonic_ns());
+            expire_late(deadline, nd_clock_monotonic_ns());
     }
     pthread_mutex_unlock(&deadline->lock);
     return NULL;
@@ -128,7 +123,7 @@ struct nd_deadline_watch *nd_request_deadline_watch(struct nd_request_deadline *
     if (!watch)
         return NULL;
     watch->fd = fd;
-    atomic_init(&watch->waiting_since_ns, monotonic_ns());
+    atomic_init(&watch->waiting_since_ns, nd_clock_monotonic_ns());
     pthread_mutex_lock(&deadline->lock);
     watch->next = deadline->head;
     if (deadline->head)

@@ -27,7 +27,7 @@ struct nd_deadline_watch *nd_request_deadline_watch(struct nd_request_deadline *
 /* The request's headers are in: the clock stops while it is served. */
 void nd_request_deadline_arrived(struct nd_deadline_watch *watch);
 
-/* The response is over at now_ns (CLOCK_MONOTONIC): the next request's clock starts. */
+/* The response is over at now_ns (nd_clock_monotonic_ns): the next request's clock starts. */
 void nd_request_deadline_rearm(struct nd_deadline_watch *watch, uint64_t now_ns);
 
 /* The connection is closing; must come before its socket is closed, so that

@@ -18,6 +18,7 @@
 #include "http/request.h"
 #include "http/request_deadline.h"
 #include "http/routes.h"
+#include "netdiag/clock.h"
 
 struct nd_http_server {
     struct nd_http_config config;
@@ -35,13 +36,6 @@ struct nd_http_server {
 
 static const char allowed_methods[] = "GET, HEAD, OPTIONS";
 
-static uint64_t monotonic_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
 /* libmicrohttpd calls this as soon as the request line is read, before the
  * headers: the earliest moment to start the clock and keep the raw target. */
 static void *on_request_line(void *context, const char *uri, struct MHD_Connection *connection)
@@ -53,7 +47,7 @@ static void *on_request_line(void *context, const char *uri, struct MHD_Connecti
         return NULL;
     request->server = server;
     request->connection = connection;
-    request->start_ns = monotonic_ns();
+    request->start_ns = nd_clock_monotonic_ns();
     memcpy(request->target, uri, length + 1);
     const char *question = memchr(uri, '?', length);
     request->path_length = question ? (size_t)(question - uri) : length;
@@ -353,7 +347,7 @@ static void on_completed(void *context, struct MHD_Connection *connection, void 
     if (!request)
         return;
     if (request->method) {
-        uint64_t now_ns = monotonic_ns();
+        uint64_t now_ns = nd_clock_monotonic_ns();
         uint64_t duration_us = (now_ns - request->start_ns) / 1000u;
         nd_request_deadline_rearm(request->deadline_watch, now_ns);
         nd_metrics_record(request->route, request->method, request->status, duration_us);

@@ -9,10 +9,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "http/request_deadline.h"
+#include "netdiag/clock.h"
 
 /* Long enough that a loaded CI machine does not stall a test past it. */
 enum { TIMEOUT_MS = 250 };
@@ -44,13 +44,6 @@ static bool peer_sees_end(const struct pair *pair, int wait_ms)
         return false;
     char byte;
     return recv(pair->peer, &byte, 1, MSG_DONTWAIT) == 0;
-}
-
-static uint64_t monotonic_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
 /* One watched connection, its clock started, under a running deadline. */
@@ -100,7 +93,7 @@ static void test_request_in_progress_is_not_cut(void **state)
     nd_request_deadline_arrived(fixture->watch);
     assert_false(peer_sees_end(&fixture->pair, 4 * TIMEOUT_MS));
     /* The response ends: the next request has TIMEOUT_MS from now. */
-    nd_request_deadline_rearm(fixture->watch, monotonic_ns());
+    nd_request_deadline_rearm(fixture->watch, nd_clock_monotonic_ns());
     assert_false(peer_sees_end(&fixture->pair, TIMEOUT_MS / 2));
     assert_true(peer_sees_end(&fixture->pair, 10 * TIMEOUT_MS));
 }
@@ -110,7 +103,8 @@ static void test_request_in_progress_is_not_cut(void **state)
 static void test_rearmed_after_the_sweep_read_the_clock(void **state)
 {
     struct fixture *fixture = *state;
-    nd_request_deadline_rearm(fixture->watch, monotonic_ns() + 10u * TIMEOUT_MS * 1000000u);
+    nd_request_deadline_rearm(fixture->watch,
+                              nd_clock_monotonic_ns() + 10u * TIMEOUT_MS * 1000000u);
     assert_false(peer_sees_end(&fixture->pair, 4 * TIMEOUT_MS));
     assert_int_equal(nd_request_deadline_expired(fixture->deadline), 0);
 }
