@@ -1,5 +1,5 @@
 /*
- * netdiag: configuration, signals, start and stop. The only file that knows
+ * netdiag: signals, start and stop. The only file that knows
  * the HTTP server, the echo listener and the core together.
  */
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "http/log.h"
 #include "http/metrics.h"
 #include "http/probe.h"
@@ -27,285 +28,22 @@
 #include "netdiag/parse.h"
 #include "netdiag/version.h"
 
-struct settings {
-    struct nd_net_endpoint listen;
-    uint64_t threads;
-    uint64_t max_connections;
-    uint64_t per_ip_connections;
-    uint64_t connection_timeout_s;
-    uint64_t connection_memory;
-    uint64_t drain_timeout_s;
-    uint64_t drain_delay_s;
-    enum nd_log_format log_format;
-    bool access_log;
-    char cors_origin[128];
-    struct nd_net_endpoint echo_listen; /* host "" = the echo listener is off */
-    uint64_t echo_max_connections;
-    uint64_t echo_idle_timeout_s;
-    uint64_t echo_buffer;
-    uint64_t slow_workers;
-    uint64_t slow_max_waiting;
-    char sntp_server[ND_NET_HOST_MAX + 8];
-    struct nd_allowlist sntp_allow;
-    char docs_dir[1024];
-    char auth_token_file[1024];
-    bool healthcheck; /* --healthcheck: probe a running server and exit */
-    char healthcheck_url[1024];
-};
-
-enum option_kind {
-    OPTION_ENDPOINT,
-    OPTION_ENDPOINT_OR_OFF,
-    OPTION_NUMBER,
-    OPTION_SWITCH,
-    OPTION_LOG_FORMAT,
-    OPTION_TEXT,
-    OPTION_ALLOWLIST,
-};
-
-struct option {
-    const char *flag;
-    const char *env;
-    const char *default_text;
-    enum option_kind kind;
-    uint64_t min, max; /* OPTION_NUMBER's range; OPTION_TEXT's field size in max */
-    size_t offset;     /* into struct settings */
-    const char *help;
-};
-
-#define FIELD(name) offsetof(struct settings, name)
-#define FIELD_SIZE(name) sizeof(((struct settings *)0)->name)
-
-static const struct option options[] = {
-    {"listen", "NETDIAG_LISTEN", "*:8080", OPTION_ENDPOINT, 0, 0, FIELD(listen),
-     "HTTP address, HOST:PORT or [IPV6]:PORT; * = every IPv4 and IPv6 address"},
-    {"threads", "NETDIAG_THREADS", "0", OPTION_NUMBER, 0, 256, FIELD(threads),
-     "HTTP polling threads, each with its own epoll set; 0 = one per CPU core"},
-    {"max-connections", "NETDIAG_MAX_CONNECTIONS", "20000", OPTION_NUMBER, 1, 1000000,
-     FIELD(max_connections), "open HTTP connections at most; more are refused"},
-    {"per-ip-connections", "NETDIAG_PER_IP_CONNECTIONS", "0", OPTION_NUMBER, 0, 1000000,
-     FIELD(per_ip_connections), "open HTTP connections per client address; 0 = no limit"},
-    {"connection-timeout", "NETDIAG_CONNECTION_TIMEOUT", "60", OPTION_NUMBER, 1, 86400,
-     FIELD(connection_timeout_s),
-     "seconds an idle or stalled HTTP connection is kept, and that a request may take to arrive "
-     "whole"},
-    {"connection-memory", "NETDIAG_CONNECTION_MEMORY", "8192", OPTION_NUMBER, 4096, 1048576,
-     FIELD(connection_memory),
-     "bytes per HTTP connection for the request line and headers (414/431 beyond)"},
-    {"drain-delay", "NETDIAG_DRAIN_DELAY", "0", OPTION_NUMBER, 0, 600, FIELD(drain_delay_s),
-     "seconds between SIGTERM (/readyz turns 503) and refusing new connections"},
-    {"drain-timeout", "NETDIAG_DRAIN_TIMEOUT", "10", OPTION_NUMBER, 0, 3600, FIELD(drain_timeout_s),
-     "seconds in-flight requests get to finish on SIGTERM"},
-    {"log-format", "NETDIAG_LOG_FORMAT", "text", OPTION_LOG_FORMAT, 0, 0, FIELD(log_format),
-     "log lines on stdout: text (logfmt) or json"},
-    {"access-log", "NETDIAG_ACCESS_LOG", "on", OPTION_SWITCH, 0, 0, FIELD(access_log),
-     "one log line per request: on or off"},
-    {"cors-origin", "NETDIAG_CORS_ORIGIN", "*", OPTION_TEXT, 0, FIELD_SIZE(cors_origin),
-     FIELD(cors_origin), "Access-Control-Allow-Origin value; off = no CORS headers"},
-    {"echo-listen", "NETDIAG_ECHO_LISTEN", "*:9900", OPTION_ENDPOINT_OR_OFF, 0, 0,
-     FIELD(echo_listen), "TCP echo listener address (recipe 13); off = no echo listener"},
-    {"echo-max-connections", "NETDIAG_ECHO_MAX_CONNECTIONS", "10000", OPTION_NUMBER, 1, 1000000,
-     FIELD(echo_max_connections), "open echo connections at most; more are closed at once"},
-    {"echo-idle-timeout", "NETDIAG_ECHO_IDLE_TIMEOUT", "60", OPTION_NUMBER, 1, 86400,
-     FIELD(echo_idle_timeout_s), "seconds an echo connection may stay silent both ways"},
-    {"echo-buffer", "NETDIAG_ECHO_BUFFER", "65536", OPTION_NUMBER, 1024, 16777216,
-     FIELD(echo_buffer), "bytes buffered per echo connection before reading pauses"},
-    {"slow-workers", "NETDIAG_SLOW_WORKERS", "8", OPTION_NUMBER, 1, 256, FIELD(slow_workers),
-     "threads for blocking lookups (getaddrinfo) behind /resolve and /time/sntp"},
-    {"slow-max-waiting", "NETDIAG_SLOW_MAX_WAITING", "64", OPTION_NUMBER, 1, 100000,
-     FIELD(slow_max_waiting), "DNS/SNTP requests in progress at most; more get 503"},
-    {"sntp-server", "NETDIAG_SNTP_SERVER", "pool.ntp.org", OPTION_TEXT, 0, FIELD_SIZE(sntp_server),
-     FIELD(sntp_server), "default server for /time/sntp: host or host:port"},
-    {"sntp-allow", "NETDIAG_SNTP_ALLOW", "", OPTION_ALLOWLIST, 0, 0, FIELD(sntp_allow),
-     "servers /time/sntp may query: host names and CIDRs, comma-separated; empty = any"},
-    {"auth-token-file", "NETDIAG_AUTH_TOKEN_FILE", "", OPTION_TEXT, 0, FIELD_SIZE(auth_token_file),
-     FIELD(auth_token_file),
-     "file holding a bearer token every route but /healthz, /readyz, /metrics requires"},
-    {"docs-dir", "NETDIAG_DOCS_DIR", "", OPTION_TEXT, 0, FIELD_SIZE(docs_dir), FIELD(docs_dir),
-     "Swagger UI's files (npm swagger-ui-dist) for /docs; empty = look beside the binary"},
-};
-
-#undef FIELD
-#undef FIELD_SIZE
-
-enum { OPTION_COUNT = sizeof options / sizeof options[0] };
-
-static void print_usage(FILE *out)
-{
-    fprintf(out, "Usage: netdiag [OPTION VALUE]...\n"
-                 "Socket API recipes as a JSON/HTTP service.\n\n"
-                 "Every option can also be set by its environment variable; flags win.\n\n");
-    for (size_t i = 0; i < OPTION_COUNT; i++) {
-        char flag[64];
-        snprintf(flag, sizeof flag, "--%s", options[i].flag);
-        fprintf(out, "  %-24s %s\n  %-24s env %s, default %s\n", flag, options[i].help, "",
-                options[i].env, options[i].default_text[0] ? options[i].default_text : "(empty)");
-    }
-    fprintf(out, "  %-24s %s\n  %-24s %s\n", "--healthcheck [URL]",
-            "GET URL (default: /healthz on --listen) and exit 0 on 200, else 1", "",
-            "for container health checks: the image has no curl");
-    fprintf(out, "  %-24s %s\n  %-24s %s\n", "--help", "show this help and exit", "--version",
-            "show the version and exit");
-}
-
-/* Returns false with a one-line reason in why. */
-static bool apply_option(const struct option *option, const char *value, struct settings *settings,
-                         char *why, size_t why_size)
-{
-    void *field = (char *)settings + option->offset;
-    struct nd_error error;
-    switch (option->kind) {
-    case OPTION_ENDPOINT_OR_OFF:
-        if (strcmp(value, "off") == 0) {
-            ((struct nd_net_endpoint *)field)->host[0] = '\0';
-            return true;
-        }
-        /* fall through */
-    case OPTION_ENDPOINT:
-        if (nd_net_parse_endpoint(value, field, &error) != ND_OK) {
-            snprintf(why, why_size, "%s", error.message);
-            return false;
-        }
-        return true;
-    case OPTION_NUMBER: {
-        uint64_t number;
-        enum nd_err err = nd_parse_decimal(value, option->max, &number);
-        if (err != ND_OK || number < option->min) {
-            snprintf(why, why_size, "'%s' is not a whole number from %llu to %llu", value,
-                     (unsigned long long)option->min, (unsigned long long)option->max);
-            return false;
-        }
-        *(uint64_t *)field = number;
-        return true;
-    }
-    case OPTION_SWITCH:
-        if (nd_parse_bool(value, field) != ND_OK) {
-            snprintf(why, why_size, "'%s' is not on or off", value);
-            return false;
-        }
-        return true;
-    case OPTION_LOG_FORMAT:
-        if (strcmp(value, "text") == 0) {
-            *(enum nd_log_format *)field = ND_LOG_TEXT;
-        } else if (strcmp(value, "json") == 0) {
-            *(enum nd_log_format *)field = ND_LOG_JSON;
-        } else {
-            snprintf(why, why_size, "'%s' is not text or json", value);
-            return false;
-        }
-        return true;
-    case OPTION_TEXT: {
-        size_t size = (size_t)option->max; /* the field's size, for text */
-        if (strlen(value) >= size) {
-            snprintf(why, why_size, "value is longer than %zu bytes", size - 1);
-            return false;
-        }
-        snprintf(field, size, "%s", value);
-        return true;
-    }
-    case OPTION_ALLOWLIST:
-        if (nd_allowlist_parse(value, field, &error) != ND_OK) {
-            snprintf(why, why_size, "%s", error.message);
-            return false;
-        }
-        return true;
-    }
-    return false;
-}
-
-static const struct option *find_option(const char *flag, size_t length)
-{
-    for (size_t i = 0; i < OPTION_COUNT; i++) {
-        if (strlen(options[i].flag) == length && strncmp(options[i].flag, flag, length) == 0)
-            return &options[i];
-    }
-    return NULL;
-}
-
-static _Noreturn void usage_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
-
-static _Noreturn void usage_error(const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    fprintf(stderr, "netdiag: ");
-    vfprintf(stderr, format, args);
-    fprintf(stderr, " (see netdiag --help)\n");
-    va_end(args);
-    exit(2);
-}
-
-/* Defaults, then the environment, then the flags: the last word wins. */
-static void load_settings(int argc, char **argv, struct settings *settings)
-{
-    char why[256];
-    memset(settings, 0, sizeof *settings);
-    for (size_t i = 0; i < OPTION_COUNT; i++) {
-        if (!apply_option(&options[i], options[i].default_text, settings, why, sizeof why))
-            usage_error("built-in default of --%s: %s", options[i].flag, why);
-    }
-    for (size_t i = 0; i < OPTION_COUNT; i++) {
-        const char *value = getenv(options[i].env);
-        if (value && !apply_option(&options[i], value, settings, why, sizeof why))
-            usage_error("%s: %s", options[i].env, why);
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            print_usage(stdout);
-            exit(0);
-        }
-        if (strcmp(arg, "--version") == 0) {
-            printf("netdiag %s\n", NETDIAG_VERSION);
-            exit(0);
-        }
-        if (strcmp(arg, "--healthcheck") == 0) {
-            settings->healthcheck = true;
-            if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
-                const char *url = argv[++i];
-                if (strlen(url) >= sizeof settings->healthcheck_url)
-                    usage_error("--healthcheck: URL is too long");
-                snprintf(settings->healthcheck_url, sizeof settings->healthcheck_url, "%s", url);
-            }
-            continue;
-        }
-        if (strncmp(arg, "--", 2) != 0)
-            usage_error("unexpected argument '%s'", arg);
-        const char *name = arg + 2;
-        const char *equals = strchr(name, '=');
-        size_t name_length = equals ? (size_t)(equals - name) : strlen(name);
-        const struct option *option = find_option(name, name_length);
-        if (!option)
-            usage_error("unknown option '%s'", arg);
-        const char *value = equals ? equals + 1 : NULL;
-        if (!value) {
-            if (i + 1 >= argc)
-                usage_error("option '%s' needs a value", arg);
-            value = argv[++i];
-        }
-        if (!apply_option(option, value, settings, why, sizeof why))
-            usage_error("--%s: %s", option->flag, why);
-    }
-    if (strcmp(settings->cors_origin, "off") == 0)
-        settings->cors_origin[0] = '\0';
-}
-
 /* --healthcheck: the default URL is /healthz where --listen points, with a
  * wildcard address replaced by the loopback. */
-static int run_healthcheck(const struct settings *settings)
+static int run_healthcheck(const struct nd_config *config)
 {
-    char url[sizeof settings->healthcheck_url];
-    if (settings->healthcheck_url[0]) {
-        snprintf(url, sizeof url, "%s", settings->healthcheck_url);
+    char url[sizeof config->healthcheck_url];
+    if (config->healthcheck_url[0]) {
+        snprintf(url, sizeof url, "%s", config->healthcheck_url);
     } else {
-        const char *host = settings->listen.host;
+        const char *host = config->listen.host;
         bool ipv6 = strchr(host, ':') != NULL;
         if (strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0)
             host = "127.0.0.1";
         else if (strcmp(host, "::") == 0)
             host = "::1";
         snprintf(url, sizeof url, ipv6 ? "http://[%s]:%u/healthz" : "http://%s:%u/healthz", host,
-                 (unsigned)settings->listen.port);
+                 (unsigned)config->listen.port);
     }
     unsigned status = 0;
     struct nd_error error;
@@ -318,56 +56,6 @@ static int run_healthcheck(const struct settings *settings)
         return 1;
     }
     return 0;
-}
-
-/* Swagger UI's files: --docs-dir, else beside the binary (an installed
- * share/netdiag/swagger-ui, or swagger-ui in the build directory). */
-static void find_docs_dir(struct settings *settings)
-{
-    if (settings->docs_dir[0])
-        return;
-    char executable[1024];
-    ssize_t length = readlink("/proc/self/exe", executable, sizeof executable - 1);
-    if (length <= 0)
-        return;
-    executable[length] = '\0';
-    char *slash = strrchr(executable, '/');
-    if (!slash)
-        return;
-    *slash = '\0';
-    static const char *const candidates[] = {"/../share/netdiag/swagger-ui", "/swagger-ui"};
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-        char directory[sizeof executable + 32];
-        char probe[sizeof directory + 32];
-        struct stat status;
-        snprintf(directory, sizeof directory, "%s%s", executable, candidates[i]);
-        snprintf(probe, sizeof probe, "%s/swagger-ui-bundle.js", directory);
-        if (stat(probe, &status) == 0 && strlen(directory) < sizeof settings->docs_dir) {
-            snprintf(settings->docs_dir, sizeof settings->docs_dir, "%s", directory);
-            return;
-        }
-    }
-}
-
-/* The bearer token, from the file's first line; exits 2 when it is unusable. */
-static void load_auth_token(const char *path, char *token, size_t size)
-{
-    token[0] = '\0';
-    if (!path[0])
-        return;
-    FILE *file = fopen(path, "r");
-    if (!file)
-        usage_error("--auth-token-file %s: %s", path, strerror(errno));
-    bool ok = fgets(token, (int)size, file) != NULL;
-    fclose(file);
-    size_t length = ok ? strcspn(token, "\r\n") : 0;
-    token[length] = '\0';
-    if (length < 16)
-        usage_error("--auth-token-file %s: the token must be at least 16 characters", path);
-    for (size_t i = 0; i < length; i++) {
-        if (token[i] <= ' ' || token[i] == 0x7f)
-            usage_error("--auth-token-file %s: the token must be printable, without spaces", path);
-    }
 }
 
 /* Each connection is a file descriptor; the usual soft limit of 1024 would
@@ -437,30 +125,30 @@ static void echo_metrics(void *context, struct nd_metrics_text *text)
 }
 
 /* The echo listener is optional; *echo stays NULL when it is off. */
-static bool start_echo(const struct settings *settings, struct nd_echo **echo, char *address,
+static bool start_echo(const struct nd_config *config, struct nd_echo **echo, char *address,
                        size_t address_size)
 {
     *echo = NULL;
     snprintf(address, address_size, "off");
-    if (settings->echo_listen.host[0] == '\0')
+    if (config->echo_listen.host[0] == '\0')
         return true;
     struct nd_error error;
     struct sockaddr_storage bound;
     socklen_t bound_length;
     int fd;
-    if (nd_net_listen_tcp(&settings->echo_listen, 1024, &fd, &bound, &bound_length, &error) !=
+    if (nd_net_listen_tcp(&config->echo_listen, 1024, &fd, &bound, &bound_length, &error) !=
         ND_OK) {
-        nd_log_event("error", "echo_listen_failed", "address", settings->echo_listen.host,
-                     "message", error.message, NULL);
+        nd_log_event("error", "echo_listen_failed", "address", config->echo_listen.host, "message",
+                     error.message, NULL);
         return false;
     }
-    struct nd_echo_config config = {
+    struct nd_echo_config echo_config = {
         .listen_fd = fd,
-        .max_connections = (unsigned)settings->echo_max_connections,
-        .idle_timeout_s = (unsigned)settings->echo_idle_timeout_s,
-        .buffer_size = (size_t)settings->echo_buffer,
+        .max_connections = (unsigned)config->echo_max_connections,
+        .idle_timeout_s = (unsigned)config->echo_idle_timeout_s,
+        .buffer_size = (size_t)config->echo_buffer,
     };
-    if (nd_echo_start(&config, echo, &error) != ND_OK) {
+    if (nd_echo_start(&echo_config, echo, &error) != ND_OK) {
         close(fd);
         nd_log_event("error", "echo_start_failed", "message", error.message, NULL);
         return false;
@@ -500,14 +188,25 @@ static void drain_and_stop(struct nd_http_server *server, uint64_t drain_delay_s
 
 int main(int argc, char **argv)
 {
-    struct settings settings;
-    load_settings(argc, argv, &settings);
-    if (settings.healthcheck)
-        return run_healthcheck(&settings);
-    static char auth_token[512];
-    load_auth_token(settings.auth_token_file, auth_token, sizeof auth_token);
-    nd_log_init(settings.log_format);
-    find_docs_dir(&settings);
+    /* Large (the token, paths): static rather than on the main stack. */
+    static struct nd_config config;
+    char why[512];
+    switch (nd_config_load(argc, argv, &config, why, sizeof why)) {
+    case ND_CONFIG_SERVE:
+        break;
+    case ND_CONFIG_HEALTHCHECK:
+        return run_healthcheck(&config);
+    case ND_CONFIG_HELP:
+        nd_config_print_usage(stdout);
+        return 0;
+    case ND_CONFIG_VERSION:
+        printf("netdiag %s\n", NETDIAG_VERSION);
+        return 0;
+    case ND_CONFIG_ERROR:
+        fprintf(stderr, "netdiag: %s (see netdiag --help)\n", why);
+        return 2;
+    }
+    nd_log_init(config.log_format);
 
     /* Signals are taken synchronously by the main thread; every thread
      * started below inherits this mask. A client closing early must not kill
@@ -527,37 +226,37 @@ int main(int argc, char **argv)
     int listen_fd;
     struct sockaddr_storage bound;
     socklen_t bound_length;
-    if (nd_net_listen_tcp(&settings.listen, 1024, &listen_fd, &bound, &bound_length, &error) !=
+    if (nd_net_listen_tcp(&config.listen, 1024, &listen_fd, &bound, &bound_length, &error) !=
         ND_OK) {
-        nd_log_event("error", "listen_failed", "address", settings.listen.host, "message",
+        nd_log_event("error", "listen_failed", "address", config.listen.host, "message",
                      error.message, NULL);
         return 1;
     }
 
     struct nd_echo *echo;
     char echo_address[ND_NET_ADDRESS_TEXT_MAX];
-    if (!start_echo(&settings, &echo, echo_address, sizeof echo_address)) {
+    if (!start_echo(&config, &echo, echo_address, sizeof echo_address)) {
         close(listen_fd);
         return 1;
     }
 
     struct nd_http_config http = {
         .listen_fd = listen_fd,
-        .threads = settings.threads ? (unsigned)settings.threads : cpu_count(),
-        .max_connections = (unsigned)settings.max_connections,
-        .per_ip_connections = (unsigned)settings.per_ip_connections,
-        .connection_timeout_s = (unsigned)settings.connection_timeout_s,
-        .connection_memory = (size_t)settings.connection_memory,
-        .access_log = settings.access_log,
-        .cors_origin = settings.cors_origin,
+        .threads = config.threads ? (unsigned)config.threads : cpu_count(),
+        .max_connections = (unsigned)config.max_connections,
+        .per_ip_connections = (unsigned)config.per_ip_connections,
+        .connection_timeout_s = (unsigned)config.connection_timeout_s,
+        .connection_memory = (size_t)config.connection_memory,
+        .access_log = config.access_log,
+        .cors_origin = config.cors_origin,
         .ready = echo ? echo_ready : NULL,
         .ready_context = echo,
-        .slow_workers = (unsigned)settings.slow_workers,
-        .slow_max_waiting = (unsigned)settings.slow_max_waiting,
-        .sntp_default_server = settings.sntp_server,
-        .sntp_allow = &settings.sntp_allow,
-        .docs_dir = settings.docs_dir,
-        .auth_token = auth_token,
+        .slow_workers = (unsigned)config.slow_workers,
+        .slow_max_waiting = (unsigned)config.slow_max_waiting,
+        .sntp_default_server = config.sntp_server,
+        .sntp_allow = &config.sntp_allow,
+        .docs_dir = config.docs_dir,
+        .auth_token = config.auth_token,
         .extra_metrics = echo ? echo_metrics : NULL,
         .extra_metrics_context = echo,
     };
@@ -582,7 +281,7 @@ int main(int argc, char **argv)
                  : signal_number == SIGTERM ? "SIGTERM"
                                             : "?",
                  NULL);
-    drain_and_stop(server, settings.drain_delay_s, settings.drain_timeout_s);
+    drain_and_stop(server, config.drain_delay_s, config.drain_timeout_s);
     nd_echo_stop(echo);
     nd_log_event("info", "stopped", NULL);
     nd_log_flush();

@@ -25,6 +25,13 @@ struct nd_net_endpoint {
 enum nd_err nd_net_parse_endpoint(const char *text, struct nd_net_endpoint *out,
                                   struct nd_error *error);
 
+/* A destination: "host", "host:port", "[IPV6]:port", "[IPV6]" or a bare
+ * IPv6 literal ("::1", which cannot carry a port). default_port fills in a
+ * missing port; port 0 is refused, since nothing can be reached there. The
+ * host is copied as given: checking it as a name is the caller's part. */
+enum nd_err nd_net_parse_host_port(const char *text, uint16_t default_port,
+                                   struct nd_net_endpoint *out, struct nd_error *error);
+
 /* Creates a non-blocking, close-on-exec TCP socket bound to the endpoint and
  * listening with the given backlog. "*" binds [::] with IPV6_V6ONLY off, so one
  * socket serves IPv4 and IPv6, and falls back to 0.0.0.0 on hosts without

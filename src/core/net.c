@@ -54,6 +54,47 @@ enum nd_err nd_net_parse_endpoint(const char *text, struct nd_net_endpoint *out,
     return ND_OK;
 }
 
+enum nd_err nd_net_parse_host_port(const char *text, uint16_t default_port,
+                                   struct nd_net_endpoint *out, struct nd_error *error)
+{
+    if (!text || text[0] == '\0')
+        return nd_error_set(error, ND_ERR_INVALID, "empty host");
+    const char *first_colon = strchr(text, ':');
+    const char *host_start = text, *host_end, *port_text = NULL;
+    if (text[0] == '[') {
+        host_start = text + 1;
+        host_end = strchr(host_start, ']');
+        if (!host_end || (host_end[1] != '\0' && host_end[1] != ':'))
+            return nd_error_set(error, ND_ERR_INVALID, "'%.64s' is not [IPV6] or [IPV6]:PORT",
+                                text);
+        if (host_end[1] == ':')
+            port_text = host_end + 2;
+    } else if (first_colon && strchr(first_colon + 1, ':')) {
+        host_end = text + strlen(text); /* a bare IPv6 literal */
+    } else if (first_colon) {
+        host_end = first_colon;
+        port_text = first_colon + 1;
+    } else {
+        host_end = text + strlen(text);
+    }
+    size_t host_length = (size_t)(host_end - host_start);
+    if (host_length == 0)
+        return nd_error_set(error, ND_ERR_INVALID, "'%.64s' has an empty host", text);
+    if (host_length >= sizeof out->host)
+        return nd_error_set(error, ND_ERR_INVALID, "the host in '%.40s...' is too long", text);
+    uint64_t port = default_port;
+    if (port_text) {
+        enum nd_err err = nd_parse_decimal(port_text, 65535, &port);
+        if (err != ND_OK || port == 0)
+            return nd_error_set(error, err != ND_OK ? err : ND_ERR_RANGE,
+                                "'%.16s' is not a port number 1-65535", port_text);
+    }
+    memcpy(out->host, host_start, host_length);
+    out->host[host_length] = '\0';
+    out->port = (uint16_t)port;
+    return ND_OK;
+}
+
 static enum nd_err listen_on(const struct sockaddr *address, socklen_t length, int backlog,
                              bool dual_stack, int *fd_out, struct nd_error *error)
 {

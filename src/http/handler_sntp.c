@@ -271,36 +271,15 @@ void nd_handle_sntp(struct nd_request *request)
     state->timeout_ms = (unsigned)timeout_ms;
     state->allow = config->sntp_allow;
 
-    /* "host", "host:port" or "[v6]:port". */
     struct nd_net_endpoint endpoint;
     struct nd_error error;
-    bool has_port =
-        strchr(server_text, ':') != NULL &&
-        (server_text[0] == '[' || strchr(server_text, ':') == strrchr(server_text, ':'));
-    if (has_port) {
-        if (nd_net_parse_endpoint(server_text, &endpoint, &error) != ND_OK) {
-            sntp_release(state);
-            nd_reply_error(request, &error, "server", NULL);
-            return;
-        }
-        if (endpoint.port == 0) {
-            sntp_release(state);
-            nd_reply_problem_format(request, 400, "out_of_range", "server",
-                                    "port 0 cannot be queried; NTP is port 123");
-            return;
-        }
-        snprintf(state->host, sizeof state->host, "%s", endpoint.host);
-        state->port = endpoint.port;
-    } else {
-        if (strlen(server_text) >= sizeof state->host) {
-            sntp_release(state);
-            nd_reply_problem_format(request, 400, "invalid_argument", "server",
-                                    "server name is too long");
-            return;
-        }
-        snprintf(state->host, sizeof state->host, "%s", server_text);
-        state->port = ND_SNTP_PORT;
+    if (nd_net_parse_host_port(server_text, ND_SNTP_PORT, &endpoint, &error) != ND_OK) {
+        sntp_release(state);
+        nd_reply_error(request, &error, "server", NULL);
+        return;
     }
+    memcpy(state->host, endpoint.host, sizeof state->host);
+    state->port = endpoint.port;
     if (nd_resolve_validate_name(state->host, &error) != ND_OK) {
         sntp_release(state);
         nd_reply_error(request, &error, "server", NULL);

@@ -50,6 +50,49 @@ static void test_parse_endpoints(void **state)
     }
 }
 
+static void test_parse_host_port(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *host; /* NULL: refused */
+        unsigned port;
+    } cases[] = {
+        {"pool.ntp.org", "pool.ntp.org", 123},
+        {"time.test:1123", "time.test", 1123},
+        {"127.0.0.1", "127.0.0.1", 123},
+        {"127.0.0.1:65535", "127.0.0.1", 65535},
+        {"[::1]:5353", "::1", 5353},
+        {"[::1]", "::1", 123},
+        {"::1", "::1", 123}, /* a bare IPv6 literal cannot carry a port */
+        {"fe80::1:2", "fe80::1:2", 123},
+        {"", NULL, 0},
+        {":123", NULL, 0},
+        {"[]:1", NULL, 0},
+        {"[::1", NULL, 0},
+        {"[::1]x", NULL, 0},
+        {"host:0", NULL, 0},
+        {"host:65536", NULL, 0},
+        {"host:", NULL, 0},
+        {"host:12a", NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct nd_net_endpoint endpoint;
+        struct nd_error error;
+        enum nd_err err = nd_net_parse_host_port(cases[i].text, 123, &endpoint, &error);
+        if (!cases[i].host) {
+            if (err == ND_OK)
+                fail_msg("'%s' was accepted", cases[i].text);
+            assert_true(error.message[0] != '\0');
+            continue;
+        }
+        if (err != ND_OK)
+            fail_msg("'%s': %s", cases[i].text, error.message);
+        assert_string_equal(endpoint.host, cases[i].host);
+        assert_int_equal(endpoint.port, cases[i].port);
+    }
+}
+
 static void test_listen_on_ephemeral_port(void **state)
 {
     (void)state;
@@ -156,6 +199,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_endpoints),
+        cmocka_unit_test(test_parse_host_port),
         cmocka_unit_test(test_listen_on_ephemeral_port),
         cmocka_unit_test(test_format_ipv6),
         cmocka_unit_test(test_format_matches_inet_ntop),
