@@ -24,7 +24,7 @@
 // checkout), NETDIAG_DOCS_DIR and NETDIAG_NODE_DIR (where npm installed ajv,
 // ajv-formats and js-yaml; else the usual module resolution).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -117,10 +117,10 @@ const byPath = new Map(operations.filter((o) => o.method === 'GET').map((o) => [
 const children = [];
 const scratch = mkdtempSync(join(tmpdir(), 'netdiag-contract-'));
 
-function startNetdiag(extra = []) {
+function startNetdiag(extra = [], program = binary) {
   const args = ['--listen', '127.0.0.1:0', '--echo-listen', 'off', '--access-log', 'off', ...extra];
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let output = '';
     const timer = setTimeout(() => reject(new Error(`netdiag ${args.join(' ')} did not start: ${output}`)), 10000);
@@ -483,7 +483,7 @@ async function checkScenarios(base, { ntpPort, silentPort, kissPort }) {
 
   const sntp = op('/time/sntp');
   await probe(base, sntp, { query: new URLSearchParams(`server=127.0.0.1:${ntpPort}&version=3`) }, 'GET /time/sntp version=3', { expect: 200 });
-  await probe(base, sntp, { query: new URLSearchParams(`server=[::1]`) }, 'GET /time/sntp [::1] without a port', { expect: 400, problem: { param: 'server' } });
+  await probe(base, sntp, { query: new URLSearchParams(`server=[::1]:0`) }, 'GET /time/sntp [::1] port 0', { expect: 400, problem: { param: 'server' } });
   await probe(base, sntp, { query: new URLSearchParams(`server=127.0.0.1:${silentPort}&timeout_ms=200`) }, 'GET /time/sntp silent server', { expect: 504, problem: { code: 'timeout' } });
   await probe(base, sntp, { query: new URLSearchParams(`server=127.0.0.1:${kissPort}`) }, "GET /time/sntp kiss-o'-death", { expect: 502, problem: { code: 'bad_upstream_reply' } });
 
@@ -559,9 +559,14 @@ async function checkOtherServers({ ntpPort, silentPort }) {
   draining.child.kill('SIGKILL');
 
   // Without Swagger UI's files, /docs is a 503 page saying how to get them.
-  const emptyDocs = join(scratch, 'no-docs');
-  mkdirSync(emptyDocs);
-  const bare = await startNetdiag(['--docs-dir', emptyDocs]);
+  // (An explicit --docs-dir without them is refused at start-up; a copy of
+  // the binary with none beside it is what an install without npm looks like.)
+  const bareDir = join(scratch, 'no-docs');
+  mkdirSync(bareDir);
+  const bareBinary = join(bareDir, 'netdiag');
+  copyFileSync(binary, bareBinary);
+  chmodSync(bareBinary, 0o755);
+  const bare = await startNetdiag([], bareBinary);
   await probe(bare.base, byPath.get('/docs'), {}, 'GET /docs without Swagger UI', { expect: 503 });
   await probe(bare.base, byPath.get('/docs/{file}'), { path: '/docs/swagger-ui.css' }, 'GET /docs/swagger-ui.css without Swagger UI', { expect: 404 });
   bare.child.kill('SIGKILL');
