@@ -23,6 +23,7 @@
 #include "http/probe.h"
 #include "echo/echo.h"
 #include "http/server.h"
+#include "runtime/runtime.h"
 #include "netdiag/allowlist.h"
 #include "netdiag/net.h"
 #include "netdiag/parse.h"
@@ -125,8 +126,8 @@ static void echo_metrics(void *context, struct nd_metrics_text *text)
 }
 
 /* The echo listener is optional; *echo stays NULL when it is off. */
-static bool start_echo(const struct nd_config *config, struct nd_echo **echo, char *address,
-                       size_t address_size)
+static bool start_echo(const struct nd_config *config, struct nd_runtime *runtime,
+                       struct nd_echo **echo, char *address, size_t address_size)
 {
     *echo = NULL;
     snprintf(address, address_size, "off");
@@ -148,13 +149,24 @@ static bool start_echo(const struct nd_config *config, struct nd_echo **echo, ch
         .idle_timeout_s = (unsigned)config->echo_idle_timeout_s,
         .buffer_size = (size_t)config->echo_buffer,
     };
-    if (nd_echo_start(&echo_config, echo, &error) != ND_OK) {
-        close(fd);
+    if (nd_echo_start(runtime, &echo_config, echo, &error) != ND_OK) {
         nd_log_event("error", "echo_start_failed", "message", error.message, NULL);
         return false;
     }
     nd_net_format_address((struct sockaddr *)&bound, address, address_size);
     return true;
+}
+
+/* A name lookup cannot be interrupted; one still in libuv's pool after the
+ * grace period would hold the exit for the resolver's whole timeout (libuv
+ * joins its pool at exit), so the process leaves without waiting for it. */
+static void stop_runtime(struct nd_runtime *runtime)
+{
+    if (nd_runtime_stop(runtime, 2000))
+        return;
+    nd_log_event("warn", "stopped_with_lookups_in_flight", NULL);
+    nd_log_flush();
+    _exit(0);
 }
 
 /* SIGTERM: readiness turns 503 at once; after drain_delay_s (time for a load
@@ -233,10 +245,19 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    struct nd_runtime_config runtime_config = {.slow_workers = (unsigned)config.slow_workers};
+    struct nd_runtime *runtime;
+    if (nd_runtime_start(&runtime_config, &runtime, &error) != ND_OK) {
+        close(listen_fd);
+        nd_log_event("error", "runtime_start_failed", "message", error.message, NULL);
+        return 1;
+    }
+
     struct nd_echo *echo;
     char echo_address[ND_NET_ADDRESS_TEXT_MAX];
-    if (!start_echo(&config, &echo, echo_address, sizeof echo_address)) {
+    if (!start_echo(&config, runtime, &echo, echo_address, sizeof echo_address)) {
         close(listen_fd);
+        stop_runtime(runtime);
         return 1;
     }
 
@@ -251,7 +272,7 @@ int main(int argc, char **argv)
         .cors_origin = config.cors_origin,
         .ready = echo ? echo_ready : NULL,
         .ready_context = echo,
-        .slow_workers = (unsigned)config.slow_workers,
+        .runtime = runtime,
         .slow_max_waiting = (unsigned)config.slow_max_waiting,
         .sntp_default_server = config.sntp_server,
         .sntp_allow = &config.sntp_allow,
@@ -264,6 +285,7 @@ int main(int argc, char **argv)
     if (nd_http_start(&http, &server, &error) != ND_OK) {
         close(listen_fd);
         nd_echo_stop(echo);
+        stop_runtime(runtime);
         nd_log_event("error", "start_failed", "message", error.message, NULL);
         return 1;
     }
@@ -283,6 +305,7 @@ int main(int argc, char **argv)
                  NULL);
     drain_and_stop(server, config.drain_delay_s, config.drain_timeout_s);
     nd_echo_stop(echo);
+    stop_runtime(runtime);
     nd_log_event("info", "stopped", NULL);
     nd_log_flush();
     return 0;

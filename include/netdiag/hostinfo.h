@@ -93,6 +93,16 @@ struct nd_hostinfo_interfaces {
  */
 enum nd_err nd_hostinfo_names(struct nd_hostinfo_names *out, struct nd_error *error);
 
+/* The parts of nd_hostinfo_names, for a caller that runs getaddrinfo itself
+ * (the runtime does, on libuv's pool): the host name (out zeroed first;
+ * ND_ERR_SYSTEM when gethostname fails), the hints to look it up with, and
+ * the rest of out made of what getaddrinfo answered (gai_error 0 and list,
+ * or EAI_* and errno for EAI_SYSTEM, which land in out->resolve). */
+enum nd_err nd_hostinfo_host_name(struct nd_hostinfo_names *out, struct nd_error *error);
+void nd_hostinfo_lookup_hints(struct addrinfo *hints);
+void nd_hostinfo_lookup_result(struct nd_hostinfo_names *out, int gai_error, int os_error,
+                               const struct addrinfo *list);
+
 /*
  * Fills out with every interface, in the order getifaddrs first names them.
  * ND_ERR_SYSTEM when socket, getifaddrs or close fails.

@@ -7,6 +7,7 @@
 #ifndef NETDIAG_RESOLVE_H
 #define NETDIAG_RESOLVE_H
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,6 +60,16 @@ enum nd_err nd_resolve_validate_name(const char *name, struct nd_error *error);
 enum nd_err nd_resolve_host(const char *name, enum nd_resolve_family family,
                             struct nd_resolve_result *out, struct nd_error *error);
 
+/* The two halves of nd_resolve_host, for a caller that runs getaddrinfo
+ * itself (the runtime does, on libuv's pool): the hints it asks with, and
+ * the result made of what getaddrinfo answered (gai_error 0 and list, or
+ * EAI_* and errno for EAI_SYSTEM). *out is zeroed first, duration_us too:
+ * the caller, who timed the lookup, sets it. Errors as nd_resolve_host. */
+void nd_resolve_hints(enum nd_resolve_family family, struct addrinfo *hints);
+enum nd_err nd_resolve_host_result(const char *name, int gai_error, int os_error,
+                                   const struct addrinfo *list, struct nd_resolve_result *out,
+                                   struct nd_error *error);
+
 struct nd_resolve_reverse {
     int family;
     char address[INET6_ADDRSTRLEN]; /* canonical text of the input */
@@ -74,6 +85,15 @@ struct nd_resolve_reverse {
  * Blocking and thread-safe. */
 enum nd_err nd_resolve_reverse(const char *address, struct nd_resolve_reverse *out,
                                struct nd_error *error);
+
+/* The halves of nd_resolve_reverse: the checked literal as a socket address
+ * for getnameinfo (family and address of *out filled, the rest zeroed), and
+ * the result of getnameinfo(NI_NAMEREQD)'s answer. Errors as nd_resolve_reverse. */
+enum nd_err nd_resolve_reverse_prepare(const char *address, struct nd_resolve_reverse *out,
+                                       struct sockaddr_storage *storage, socklen_t *length,
+                                       struct nd_error *error);
+enum nd_err nd_resolve_reverse_result(int gai_error, int os_error, const char *name,
+                                      struct nd_resolve_reverse *out, struct nd_error *error);
 
 /* "any", "ipv4" or "ipv6". */
 const char *nd_resolve_family_name(enum nd_resolve_family family);

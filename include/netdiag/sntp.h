@@ -220,13 +220,22 @@ enum nd_err nd_sntp_receive(int socket_fd, uint8_t *buffer, size_t size, size_t 
                             struct timespec *receive_time, bool *would_block,
                             struct nd_error *error);
 
+/* A receive that failed with os_error, as ND_ERR_SYSTEM; ECONNREFUSED is
+ * told for what it means on a connected UDP socket. */
+enum nd_err nd_sntp_receive_error(int os_error, struct nd_error *error);
+
 /* Everything one query learned, including how it failed. */
 struct nd_sntp_result {
     struct nd_sntp_timestamp nonce; /* the transmit field we sent */
     struct timespec send_time;      /* T1, CLOCK_REALTIME */
-    bool received;                  /* a datagram arrived; the fields below are set */
-    struct timespec receive_time;   /* T4, CLOCK_REALTIME */
-    struct sockaddr_storage peer;   /* where the datagram came from */
+    /* Datagrams that were not an answer to this request (RFC 5905 section
+     * 8: an origin other than our nonce is bogus), dropped while waiting on;
+     * the last one's reason, or "". */
+    unsigned discarded;
+    char discarded_reason[ND_SNTP_CHECK_DETAIL_MAX];
+    bool received;                /* a datagram arrived; the fields below are set */
+    struct timespec receive_time; /* T4, CLOCK_REALTIME */
+    struct sockaddr_storage peer; /* where the datagram came from */
     socklen_t peer_length;
     bool parsed; /* it held a full header: reply and checks are set */
     struct nd_sntp_reply reply;
@@ -234,6 +243,25 @@ struct nd_sntp_result {
     bool valid; /* every check passed: estimate is set */
     struct nd_sntp_estimate estimate;
 };
+
+/*
+ * What one datagram that reached a query's socket means; the one reply
+ * pipeline of the blocking query and of the runtime's. Returns
+ *   ND_OK            and *discarded: not an answer to this request (its
+ *                    origin is not our nonce, or it came from elsewhere):
+ *                    counted in result->discarded, and the query goes on
+ *                    waiting, as RFC 5905 section 8 says of bogus packets;
+ *   ND_OK            a valid reply: result is complete, estimate set;
+ *   ND_ERR_PROTOCOL  the server answered with something unusable (short,
+ *                    a kiss-o'-death, unsynchronized, wrong mode...):
+ *                    result->reply and checks hold what was seen.
+ * receive_time is T4, read when the datagram arrived.
+ */
+enum nd_err nd_sntp_take_reply(const uint8_t *datagram, size_t length,
+                               const struct timespec *receive_time, const struct sockaddr *server,
+                               socklen_t server_length, const struct sockaddr *peer,
+                               socklen_t peer_length, struct nd_sntp_result *result,
+                               bool *discarded, struct nd_error *error);
 
 /*
  * One blocking query: open, send, wait with poll() up to timeout_ms for the

@@ -124,41 +124,55 @@ static void add_resolved_address(struct nd_hostinfo_names *out,
         out->addresses[out->address_count++] = address;
 }
 
-static void resolve_host_name(struct nd_hostinfo_names *out)
+enum nd_err nd_hostinfo_host_name(struct nd_hostinfo_names *out, struct nd_error *error)
+{
+    memset(out, 0, sizeof *out);
+    if (gethostname(out->host_name, sizeof out->host_name) != 0)
+        return nd_error_set_errno(error, errno, "gethostname");
+    return ND_OK;
+}
+
+void nd_hostinfo_lookup_hints(struct addrinfo *hints)
 {
     /* Without a socket type getaddrinfo answers every address once per type
      * (stream, datagram, raw); one type gives each address once, though a
      * name listed twice in /etc/hosts still comes back twice. */
-    struct addrinfo hints = {
-        .ai_flags = AI_CANONNAME,
-        .ai_family = AF_UNSPEC,
-        .ai_socktype = SOCK_STREAM,
-    };
-    struct addrinfo *list = NULL;
-    int status = getaddrinfo(out->host_name, NULL, &hints, &list);
-    if (status != 0) {
-        int os_error = errno;
+    memset(hints, 0, sizeof *hints);
+    hints->ai_flags = AI_CANONNAME;
+    hints->ai_family = AF_UNSPEC;
+    hints->ai_socktype = SOCK_STREAM;
+}
+
+void nd_hostinfo_lookup_result(struct nd_hostinfo_names *out, int gai_error, int os_error,
+                               const struct addrinfo *list)
+{
+    if (gai_error != 0) {
         char context[ND_HOSTINFO_HOST_NAME_MAX + 32];
         snprintf(context, sizeof context, "resolving host name '%s'", out->host_name);
-        nd_error_set_gai(&out->resolve, status, os_error, context);
+        nd_error_set_gai(&out->resolve, gai_error, os_error, context);
         return;
     }
     /* getaddrinfo puts the canonical name on the first result only. */
-    if (list->ai_canonname)
+    if (list && list->ai_canonname)
         snprintf(out->canonical_name, sizeof out->canonical_name, "%s", list->ai_canonname);
     for (const struct addrinfo *entry = list; entry; entry = entry->ai_next) {
         if (is_internet_family(entry->ai_addr))
             add_resolved_address(out, entry->ai_addr);
     }
-    freeaddrinfo(list);
 }
 
 enum nd_err nd_hostinfo_names(struct nd_hostinfo_names *out, struct nd_error *error)
 {
-    memset(out, 0, sizeof *out);
-    if (gethostname(out->host_name, sizeof out->host_name) != 0)
-        return nd_error_set_errno(error, errno, "gethostname");
-    resolve_host_name(out);
+    enum nd_err err = nd_hostinfo_host_name(out, error);
+    if (err != ND_OK)
+        return err;
+    struct addrinfo hints;
+    nd_hostinfo_lookup_hints(&hints);
+    struct addrinfo *list = NULL;
+    int status = getaddrinfo(out->host_name, NULL, &hints, &list);
+    nd_hostinfo_lookup_result(out, status, errno, list);
+    if (list)
+        freeaddrinfo(list);
     return ND_OK;
 }
 

@@ -6,25 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
-/* Durations use CLOCK_MONOTONIC so that an NTP step of the wall clock during a
- * slow lookup cannot make it look negative or hours long. */
-static uint64_t monotonic_us(void)
-{
-    struct timespec now;
-    /* CLOCK_MONOTONIC exists on every Linux kernel, so this cannot fail in
-     * practice; a zero reading makes elapsed_us report 0 rather than garbage. */
-    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
-        return 0;
-    return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
-}
-
-static uint64_t elapsed_us(uint64_t start)
-{
-    uint64_t end = monotonic_us();
-    return start != 0 && end > start ? end - start : 0;
-}
+#include "netdiag/clock.h"
 
 static bool name_character(char c)
 {
@@ -103,30 +86,27 @@ static bool already_listed(const struct nd_resolve_result *out, const char *text
     return false;
 }
 
-enum nd_err nd_resolve_host(const char *name, enum nd_resolve_family family,
-                            struct nd_resolve_result *out, struct nd_error *error)
+void nd_resolve_hints(enum nd_resolve_family family, struct addrinfo *hints)
+{
+    memset(hints, 0, sizeof *hints);
+    hints->ai_family = family_hint(family);
+    hints->ai_flags = AI_CANONNAME;
+}
+
+enum nd_err nd_resolve_host_result(const char *name, int gai_error, int os_error,
+                                   const struct addrinfo *list, struct nd_resolve_result *out,
+                                   struct nd_error *error)
 {
     memset(out, 0, sizeof *out);
-    enum nd_err err = nd_resolve_validate_name(name, error);
-    if (err != ND_OK)
-        return err;
-
-    struct addrinfo hints = {.ai_family = family_hint(family), .ai_flags = AI_CANONNAME};
-    struct addrinfo *list = NULL;
-    uint64_t start = monotonic_us();
-    int gai = getaddrinfo(name, NULL, &hints, &list);
-    int saved_errno = errno;
-    out->duration_us = elapsed_us(start);
-    if (gai != 0) {
+    if (gai_error != 0) {
         /* A 253-character name would push gai_strerror's reason, the part a
          * user needs, past the end of the ND_ERROR_MESSAGE_MAX message. */
         enum { SHOWN_NAME_MAX = 100 };
         char call[SHOWN_NAME_MAX + 32];
         snprintf(call, sizeof call, "getaddrinfo(%.*s%s)", (int)SHOWN_NAME_MAX, name,
                  strlen(name) > SHOWN_NAME_MAX ? "..." : "");
-        return nd_error_set_gai(error, gai, saved_errno, call);
+        return nd_error_set_gai(error, gai_error, os_error, call);
     }
-
     if (list && list->ai_canonname)
         snprintf(out->canonical_name, sizeof out->canonical_name, "%s", list->ai_canonname);
     for (const struct addrinfo *entry = list; entry; entry = entry->ai_next) {
@@ -148,7 +128,68 @@ enum nd_err nd_resolve_host(const char *name, enum nd_resolve_family family,
         address->family = entry->ai_family;
         memcpy(address->text, text, sizeof text);
     }
-    freeaddrinfo(list);
+    nd_error_clear(error);
+    return ND_OK;
+}
+
+enum nd_err nd_resolve_host(const char *name, enum nd_resolve_family family,
+                            struct nd_resolve_result *out, struct nd_error *error)
+{
+    memset(out, 0, sizeof *out);
+    enum nd_err err = nd_resolve_validate_name(name, error);
+    if (err != ND_OK)
+        return err;
+    struct addrinfo hints;
+    nd_resolve_hints(family, &hints);
+    struct addrinfo *list = NULL;
+    uint64_t start = nd_clock_monotonic_ns();
+    int gai = getaddrinfo(name, NULL, &hints, &list);
+    int saved_errno = errno;
+    uint64_t duration_us = (nd_clock_monotonic_ns() - start) / 1000u;
+    err = nd_resolve_host_result(name, gai, saved_errno, list, out, error);
+    out->duration_us = duration_us;
+    if (list)
+        freeaddrinfo(list);
+    return err;
+}
+
+enum nd_err nd_resolve_reverse_prepare(const char *address, struct nd_resolve_reverse *out,
+                                       struct sockaddr_storage *storage, socklen_t *length,
+                                       struct nd_error *error)
+{
+    memset(out, 0, sizeof *out);
+    memset(storage, 0, sizeof *storage);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)storage;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)storage;
+    if (address && inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        *length = sizeof *v4;
+    } else if (address && inet_pton(AF_INET6, address, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        *length = sizeof *v6;
+    } else {
+        return nd_error_set(error, ND_ERR_INVALID,
+                            "'%.64s' is not an IP address (an IPv4 or IPv6 literal is expected)",
+                            address ? address : "");
+    }
+    out->family = storage->ss_family;
+    const void *raw =
+        out->family == AF_INET ? (const void *)&v4->sin_addr : (const void *)&v6->sin6_addr;
+    if (!inet_ntop(out->family, raw, out->address, sizeof out->address))
+        return nd_error_set_errno(error, errno, "inet_ntop");
+    return ND_OK;
+}
+
+enum nd_err nd_resolve_reverse_result(int gai_error, int os_error, const char *name,
+                                      struct nd_resolve_reverse *out, struct nd_error *error)
+{
+    if (gai_error != 0) {
+        out->name[0] = '\0';
+        char call[INET6_ADDRSTRLEN + 16];
+        snprintf(call, sizeof call, "getnameinfo(%s)", out->address);
+        return nd_error_set_gai(error, gai_error, os_error, call);
+    }
+    snprintf(out->name, sizeof out->name, "%s", name);
     nd_error_clear(error);
     return ND_OK;
 }
@@ -156,42 +197,18 @@ enum nd_err nd_resolve_host(const char *name, enum nd_resolve_family family,
 enum nd_err nd_resolve_reverse(const char *address, struct nd_resolve_reverse *out,
                                struct nd_error *error)
 {
-    memset(out, 0, sizeof *out);
     struct sockaddr_storage storage;
-    memset(&storage, 0, sizeof storage);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&storage;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&storage;
     socklen_t length;
-    if (address && inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        length = sizeof *v4;
-    } else if (address && inet_pton(AF_INET6, address, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        length = sizeof *v6;
-    } else {
-        return nd_error_set(error, ND_ERR_INVALID,
-                            "'%.64s' is not an IP address (an IPv4 or IPv6 literal is expected)",
-                            address ? address : "");
-    }
-    out->family = storage.ss_family;
-    const void *raw =
-        out->family == AF_INET ? (const void *)&v4->sin_addr : (const void *)&v6->sin6_addr;
-    if (!inet_ntop(out->family, raw, out->address, sizeof out->address))
-        return nd_error_set_errno(error, errno, "inet_ntop");
-
-    uint64_t start = monotonic_us();
-    int gai = getnameinfo((struct sockaddr *)&storage, length, out->name, sizeof out->name, NULL, 0,
-                          NI_NAMEREQD);
+    enum nd_err err = nd_resolve_reverse_prepare(address, out, &storage, &length, error);
+    if (err != ND_OK)
+        return err;
+    char name[ND_RESOLVE_CANONICAL_MAX];
+    uint64_t start = nd_clock_monotonic_ns();
+    int gai =
+        getnameinfo((struct sockaddr *)&storage, length, name, sizeof name, NULL, 0, NI_NAMEREQD);
     int saved_errno = errno;
-    out->duration_us = elapsed_us(start);
-    if (gai != 0) {
-        out->name[0] = '\0';
-        char call[INET6_ADDRSTRLEN + 16];
-        snprintf(call, sizeof call, "getnameinfo(%s)", out->address);
-        return nd_error_set_gai(error, gai, saved_errno, call);
-    }
-    nd_error_clear(error);
-    return ND_OK;
+    out->duration_us = (nd_clock_monotonic_ns() - start) / 1000u;
+    return nd_resolve_reverse_result(gai, saved_errno, name, out, error);
 }
 
 const char *nd_resolve_family_name(enum nd_resolve_family family)

@@ -10,6 +10,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "netdiag/clock.h"
+
 /* NTP era 0 starts 1900-01-01T00:00:00Z; the Unix epoch is 70 years (17 of
  * them leap years) later. */
 static const int64_t ntp_to_unix_seconds = 2208988800;
@@ -658,6 +660,16 @@ enum nd_err nd_sntp_send(int socket_fd, const uint8_t packet[ND_SNTP_PACKET_SIZE
     return ND_OK;
 }
 
+enum nd_err nd_sntp_receive_error(int os_error, struct nd_error *error)
+{
+    nd_error_set_errno(error, os_error, "recvfrom");
+    if (os_error == ECONNREFUSED && error)
+        snprintf(error->message, sizeof error->message,
+                 "recvfrom: connection refused (an ICMP port unreachable came back: no NTP "
+                 "server listens there)");
+    return ND_ERR_SYSTEM;
+}
+
 enum nd_err nd_sntp_receive(int socket_fd, uint8_t *buffer, size_t size, size_t *length,
                             struct sockaddr_storage *peer, socklen_t *peer_length,
                             struct timespec *receive_time, bool *would_block,
@@ -675,12 +687,7 @@ enum nd_err nd_sntp_receive(int socket_fd, uint8_t *buffer, size_t size, size_t 
             *would_block = true;
             return ND_OK;
         }
-        nd_error_set_errno(error, saved, "recvfrom");
-        if (saved == ECONNREFUSED && error)
-            snprintf(error->message, sizeof error->message,
-                     "recvfrom: connection refused (an ICMP port unreachable came back: no NTP "
-                     "server listens there)");
-        return ND_ERR_SYSTEM;
+        return nd_sntp_receive_error(saved, error);
     }
     if (clock_gettime(CLOCK_REALTIME, receive_time) != 0)
         return nd_error_set_errno(error, errno, "clock_gettime");
@@ -688,18 +695,50 @@ enum nd_err nd_sntp_receive(int socket_fd, uint8_t *buffer, size_t size, size_t 
     return ND_OK;
 }
 
-/* Milliseconds left before timeout_ms after start, rounded up so poll never
- * spins with 0 while time remains; 0 when it has run out. */
-static enum nd_err remaining_ms(const struct timespec *start, int timeout_ms, int *remaining,
-                                struct nd_error *error)
+enum nd_err nd_sntp_take_reply(const uint8_t *datagram, size_t length,
+                               const struct timespec *receive_time, const struct sockaddr *server,
+                               socklen_t server_length, const struct sockaddr *peer,
+                               socklen_t peer_length, struct nd_sntp_result *result,
+                               bool *discarded, struct nd_error *error)
 {
-    struct timespec now;
-    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
-        return nd_error_set_errno(error, errno, "clock_gettime");
-    int64_t elapsed_ns = (int64_t)(now.tv_sec - start->tv_sec) * nanoseconds_per_second +
-                         (now.tv_nsec - start->tv_nsec);
-    int64_t left_ns = (int64_t)timeout_ms * 1000000 - elapsed_ns;
-    *remaining = left_ns > 0 ? (int)((left_ns + 999999) / 1000000) : 0;
+    *discarded = false;
+    struct nd_sntp_reply reply;
+    struct nd_sntp_checks checks;
+    enum nd_err code = nd_sntp_parse_reply(datagram, length, &reply, error);
+    if (code != ND_OK) {
+        result->received = true;
+        result->receive_time = *receive_time;
+        return code;
+    }
+    enum nd_err validation = nd_sntp_validate(&reply, &result->nonce, &checks, NULL);
+    /* The connected socket already filters senders; the datagram's address
+     * is a second look. */
+    enum nd_err source =
+        nd_sntp_check_source(&checks, server, server_length, peer, peer_length, NULL);
+    const struct nd_sntp_check *origin = &checks.items[ND_SNTP_CHECK_ORIGIN_MATCHES_NONCE];
+    const struct nd_sntp_check *from = &checks.items[ND_SNTP_CHECK_SOURCE_ADDRESS];
+    if (origin->outcome == ND_SNTP_FAILED || from->outcome == ND_SNTP_FAILED) {
+        /* RFC 5905 section 8: bogus. A stale or forged datagram must not end
+         * a query the real reply may still answer. */
+        *discarded = true;
+        result->discarded++;
+        snprintf(result->discarded_reason, sizeof result->discarded_reason, "%s",
+                 origin->outcome == ND_SNTP_FAILED ? origin->detail : from->detail);
+        return ND_OK;
+    }
+    result->received = true;
+    result->receive_time = *receive_time;
+    memcpy(&result->peer, peer,
+           peer_length < sizeof result->peer ? peer_length : sizeof result->peer);
+    result->peer_length = peer_length;
+    result->parsed = true;
+    result->reply = reply;
+    result->checks = checks;
+    if (validation != ND_OK || source != ND_OK)
+        return first_failure(&result->checks, error);
+    result->valid = true;
+    nd_sntp_estimate(&result->send_time, reply.receive, reply.transmit, receive_time,
+                     &result->estimate);
     return ND_OK;
 }
 
@@ -707,28 +746,23 @@ static enum nd_err exchange(int socket_fd, const struct sockaddr *server, sockle
                             const uint8_t request[ND_SNTP_PACKET_SIZE], int timeout_ms,
                             struct nd_sntp_result *out, struct nd_error *error)
 {
-    struct timespec start;
-    if (clock_gettime(CLOCK_MONOTONIC, &start) != 0)
-        return nd_error_set_errno(error, errno, "clock_gettime");
+    uint64_t start = nd_clock_monotonic_ns();
     enum nd_err code = nd_sntp_send(socket_fd, request, &out->send_time, error);
     if (code != ND_OK)
         return code;
-
+    uint64_t deadline = start + (uint64_t)timeout_ms * 1000000u;
     uint8_t datagram[ND_SNTP_DATAGRAM_MAX];
-    size_t length = 0;
     for (;;) {
-        int remaining = 0;
-        code = remaining_ms(&start, timeout_ms, &remaining, error);
-        if (code != ND_OK)
-            return code;
-        if (remaining == 0) {
+        uint64_t now = nd_clock_monotonic_ns();
+        if (now >= deadline) {
             char server_text[ENDPOINT_TEXT_SIZE];
             format_endpoint(server, server_length, server_text, sizeof server_text);
             return nd_error_set(error, ND_ERR_TIMEOUT, "no reply from %s within %d ms", server_text,
                                 timeout_ms);
         }
+        /* Rounded up, so poll never spins with 0 while time remains. */
         struct pollfd waiting = {.fd = socket_fd, .events = POLLIN};
-        int ready = poll(&waiting, 1, remaining);
+        int ready = poll(&waiting, 1, (int)((deadline - now + 999999u) / 1000000u));
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
@@ -736,34 +770,22 @@ static enum nd_err exchange(int socket_fd, const struct sockaddr *server, sockle
         }
         if (ready == 0)
             continue;
-        bool would_block;
-        code = nd_sntp_receive(socket_fd, datagram, sizeof datagram, &length, &out->peer,
-                               &out->peer_length, &out->receive_time, &would_block, error);
+        bool would_block, discarded;
+        size_t length = 0;
+        struct sockaddr_storage peer;
+        socklen_t peer_length;
+        struct timespec receive_time;
+        code = nd_sntp_receive(socket_fd, datagram, sizeof datagram, &length, &peer, &peer_length,
+                               &receive_time, &would_block, error);
         if (code != ND_OK)
             return code;
-        if (!would_block)
-            break;
+        if (would_block)
+            continue;
+        code = nd_sntp_take_reply(datagram, length, &receive_time, server, server_length,
+                                  (struct sockaddr *)&peer, peer_length, out, &discarded, error);
+        if (code != ND_OK || !discarded)
+            return code;
     }
-    out->received = true;
-
-    code = nd_sntp_parse_reply(datagram, length, &out->reply, error);
-    if (code != ND_OK)
-        return code;
-    out->parsed = true;
-    enum nd_err validation = nd_sntp_validate(&out->reply, &out->nonce, &out->checks, error);
-    /* The connected socket already filters senders; recvfrom's address is a
-     * second look, and the error of the first failed check is the one kept. */
-    enum nd_err source =
-        nd_sntp_check_source(&out->checks, server, server_length, (struct sockaddr *)&out->peer,
-                             out->peer_length, validation == ND_OK ? error : NULL);
-    if (validation != ND_OK)
-        return validation;
-    if (source != ND_OK)
-        return source;
-    out->valid = true;
-    nd_sntp_estimate(&out->send_time, out->reply.receive, out->reply.transmit, &out->receive_time,
-                     &out->estimate);
-    return ND_OK;
 }
 
 enum nd_err nd_sntp_query(const struct sockaddr *server, socklen_t server_length, unsigned version,

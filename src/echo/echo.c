@@ -1,53 +1,56 @@
 #include "echo/echo.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include "netdiag/clock.h"
+#include <uv.h>
+
+#include "runtime/runtime.h"
 
 /*
- * Level-triggered epoll: interest in reading is dropped while a connection's
- * buffer is full and interest in writing is held only while bytes wait, so
- * the kernel's readiness always matches what the loop can act on, and a
- * client that stops reading simply stops being read from.
+ * Each connection reads into a ring buffer of buffer_size bytes and writes
+ * back from it. A write the socket takes at once (uv_try_write) needs no
+ * request and no callback; what it does not take waits in a uv_write while
+ * reading goes on into the free part of the ring, and reading stops while
+ * the ring is full, so a client that does not read is not read from either.
+ * The ring is allocated only while it holds data: thousands of idle
+ * connections cost no buffer memory.
  */
 
 struct connection {
-    int fd;
-    bool read_closed;  /* the client half-closed: flush, then close */
-    unsigned interest; /* the epoll events registered now */
-    /* A ring buffer of buffer_size bytes, allocated while it holds data, so
-     * thousands of idle connections cost no buffer memory. */
+    uv_tcp_t handle; /* first: the handle's address is the connection's */
+    struct nd_echo *echo;
     char *buffer;
-    size_t start, length;
-    uint64_t last_active_ns;
-    /* Least recently active first: the idle sweep looks at the head only. */
+    size_t start, length; /* the bytes waiting to go back */
+    size_t in_flight;     /* of those, the first ones held by a uv_write */
+    uv_write_t *write;    /* allocated while a write waits for the socket */
+    bool reading;
+    bool read_closed; /* the client half-closed: flush, then close */
+    bool closing;
+    bool counted; /* among the open connections (a refused one never is) */
+    uint64_t last_active_ms;
+    /* Least recently active first: the idle timer looks at the head only. */
     struct connection *older, *newer;
 };
 
 struct nd_echo {
     struct nd_echo_config config;
-    int epoll_fd;
-    int wake_fd;
-    int reserve_fd; /* a spare descriptor, given up to shed a connection on EMFILE */
-    pthread_t thread;
-    atomic_bool running;
+    struct nd_runtime *runtime;
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    uv_timer_t idle_timer;
+    atomic_bool accepting;
     struct connection *oldest, *newest;
-    uint64_t now_ns; /* read once per epoll_wait round: one clock call, not one per event */
     /* Buffers come and go with every message of a ping-pong client; a few
      * spares kept here save a malloc and a free (and glibc's heap trimming)
      * per round trip, while idle connections still hold none. */
     char *spare_buffers[64];
     size_t spare_count;
+    /* Stop: handles not yet closed, and who waits for them. */
+    size_t handles_open;
+    struct nd_runtime_done *stopped;
     atomic_uint_fast64_t open, total, refused, bytes_in, bytes_out;
 };
 
@@ -68,296 +71,369 @@ static void give_back_buffer(struct nd_echo *echo, char *buffer)
         free(buffer);
 }
 
+static void handle_closed(struct nd_echo *echo)
+{
+    if (--echo->handles_open == 0 && echo->stopped)
+        nd_runtime_signal(echo->stopped);
+}
+
 static void unlink_connection(struct nd_echo *echo, struct connection *connection)
 {
     if (connection->older)
         connection->older->newer = connection->newer;
-    else
+    else if (echo->oldest == connection)
         echo->oldest = connection->newer;
     if (connection->newer)
         connection->newer->older = connection->older;
-    else
+    else if (echo->newest == connection)
         echo->newest = connection->older;
     connection->older = connection->newer = NULL;
 }
 
+static void on_idle_timer(uv_timer_t *timer);
+
+/* One timer for every connection, due when the least recently active one
+ * is: activity moves a connection to the end of a list, which costs nothing
+ * next to moving it in a timer heap on every read. */
+static void arm_idle_timer(struct nd_echo *echo)
+{
+    uint64_t limit_ms = (uint64_t)echo->config.idle_timeout_s * 1000u;
+    uint64_t now = uv_now(echo->loop);
+    uint64_t due = echo->oldest->last_active_ms + limit_ms;
+    uv_timer_start(&echo->idle_timer, on_idle_timer, due > now ? due - now : 0, 0);
+}
+
 static void mark_active(struct nd_echo *echo, struct connection *connection)
 {
-    connection->last_active_ns = echo->now_ns;
+    connection->last_active_ms = uv_now(echo->loop);
     if (echo->newest == connection)
         return;
-    if (connection->older || connection->newer || echo->oldest == connection)
-        unlink_connection(echo, connection);
+    unlink_connection(echo, connection);
+    bool was_empty = echo->oldest == NULL;
     connection->older = echo->newest;
     if (echo->newest)
         echo->newest->newer = connection;
     else
         echo->oldest = connection;
     echo->newest = connection;
+    if (was_empty)
+        arm_idle_timer(echo);
 }
 
-static void close_connection(struct nd_echo *echo, struct connection *connection)
+static void on_connection_closed(uv_handle_t *handle)
 {
-    unlink_connection(echo, connection);
-    /* close() removes the descriptor from the epoll set. */
-    close(connection->fd);
+    struct connection *connection = (struct connection *)handle;
+    struct nd_echo *echo = connection->echo;
     give_back_buffer(echo, connection->buffer);
+    if (connection->counted)
+        atomic_fetch_sub_explicit(&echo->open, 1, memory_order_relaxed);
+    free(connection->write);
     free(connection);
-    atomic_fetch_sub_explicit(&echo->open, 1, memory_order_relaxed);
+    handle_closed(echo);
 }
 
-/* Registers the events the connection can act on now; false on failure. */
-static bool update_interest(struct nd_echo *echo, struct connection *connection)
+static void close_connection(struct connection *connection)
 {
-    unsigned wanted = 0;
-    if (!connection->read_closed && connection->length < echo->config.buffer_size)
-        wanted |= EPOLLIN;
-    if (connection->length > 0)
-        wanted |= EPOLLOUT;
-    if (wanted == connection->interest)
-        return true;
-    struct epoll_event event = {.events = wanted, .data.ptr = connection};
-    if (epoll_ctl(echo->epoll_fd, EPOLL_CTL_MOD, connection->fd, &event) != 0)
-        return false;
-    connection->interest = wanted;
-    return true;
+    if (connection->closing)
+        return;
+    connection->closing = true;
+    unlink_connection(connection->echo, connection);
+    /* A write still waiting gets its callback, with UV_ECANCELED, first. */
+    uv_close((uv_handle_t *)&connection->handle, on_connection_closed);
 }
 
-/* Reads what fits; returns false when the connection must be closed. */
-static bool read_some(struct nd_echo *echo, struct connection *connection)
+static void on_shutdown(uv_shutdown_t *request, int status)
 {
-    size_t capacity = echo->config.buffer_size;
-    if (!connection->buffer) {
-        connection->buffer = take_buffer(echo);
-        if (!connection->buffer)
-            return false;
-        connection->start = 0;
-    }
-    /* The free space of the ring, in at most two pieces. */
-    size_t end = (connection->start + connection->length) % capacity;
-    size_t free_space = capacity - connection->length;
-    struct iovec pieces[2];
-    int count = 1;
-    pieces[0].iov_base = connection->buffer + end;
-    pieces[0].iov_len = end + free_space <= capacity ? free_space : capacity - end;
-    if (pieces[0].iov_len < free_space) {
-        pieces[1].iov_base = connection->buffer;
-        pieces[1].iov_len = free_space - pieces[0].iov_len;
-        count = 2;
-    }
-    /* One piece is the usual case; plain read is the cheaper call for it. */
-    ssize_t n = count == 1 ? read(connection->fd, pieces[0].iov_base, pieces[0].iov_len)
-                           : readv(connection->fd, pieces, count);
-    if (n > 0) {
-        connection->length += (size_t)n;
-        atomic_fetch_add_explicit(&echo->bytes_in, (uint64_t)n, memory_order_relaxed);
-        return true;
-    }
-    if (n == 0) {
-        connection->read_closed = true;
-        return true;
-    }
-    return errno == EAGAIN || errno == EINTR;
+    struct connection *connection = request->data;
+    (void)status;
+    free(request);
+    close_connection(connection);
 }
 
-/* Writes what the client takes; returns false when the connection must be closed. */
-static bool write_some(struct nd_echo *echo, struct connection *connection)
+/* Everything the client sent has gone back: end our direction too, once the
+ * kernel has it all, then close. */
+static void finish(struct connection *connection)
 {
-    if (connection->length == 0)
-        return true;
-    size_t capacity = echo->config.buffer_size;
-    struct iovec pieces[2];
-    int count = 1;
-    pieces[0].iov_base = connection->buffer + connection->start;
-    pieces[0].iov_len = connection->start + connection->length <= capacity
-                            ? connection->length
-                            : capacity - connection->start;
-    if (pieces[0].iov_len < connection->length) {
-        pieces[1].iov_base = connection->buffer;
-        pieces[1].iov_len = connection->length - pieces[0].iov_len;
-        count = 2;
+    uv_shutdown_t *request = malloc(sizeof *request);
+    if (!request || uv_shutdown(request, (uv_stream_t *)&connection->handle, on_shutdown) != 0) {
+        free(request);
+        close_connection(connection);
+        return;
     }
-    struct msghdr message = {.msg_iov = pieces, .msg_iovlen = (size_t)count};
-    /* MSG_NOSIGNAL: a client gone away is an error for this connection, not a
-     * SIGPIPE for the process. */
-    ssize_t n = count == 1
-                    ? send(connection->fd, pieces[0].iov_base, pieces[0].iov_len, MSG_NOSIGNAL)
-                    : sendmsg(connection->fd, &message, MSG_NOSIGNAL);
-    if (n < 0)
-        return errno == EAGAIN || errno == EINTR;
-    atomic_fetch_add_explicit(&echo->bytes_out, (uint64_t)n, memory_order_relaxed);
-    connection->start = (connection->start + (size_t)n) % capacity;
-    connection->length -= (size_t)n;
+    request->data = connection;
+}
+
+static void consume(struct connection *connection, size_t count)
+{
+    struct nd_echo *echo = connection->echo;
+    atomic_fetch_add_explicit(&echo->bytes_out, count, memory_order_relaxed);
+    connection->start = (connection->start + count) % echo->config.buffer_size;
+    connection->length -= count;
     if (connection->length == 0) {
         give_back_buffer(echo, connection->buffer);
         connection->buffer = NULL;
         connection->start = 0;
     }
-    return true;
 }
 
-static void serve(struct nd_echo *echo, struct connection *connection, unsigned events)
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer);
+static void on_read(uv_stream_t *stream, ssize_t count, const uv_buf_t *buffer);
+static void flush(struct connection *connection);
+
+/* Reading goes on while the ring has room and the client may still send. */
+static void update_reading(struct connection *connection)
 {
-    bool ok = true;
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        ok = read_some(echo, connection);
-    /* Write at once what was just read: most of the time the socket takes it
-     * and no EPOLLOUT round trip is needed. */
-    if (ok)
-        ok = write_some(echo, connection);
-    if (ok && connection->read_closed && connection->length == 0) {
-        /* Everything the client sent has gone back: end our direction too. */
-        shutdown(connection->fd, SHUT_WR);
-        ok = false;
-    }
-    if (ok)
-        ok = update_interest(echo, connection);
-    if (!ok) {
-        close_connection(echo, connection);
+    bool wanted = !connection->read_closed && !connection->closing &&
+                  connection->length < connection->echo->config.buffer_size;
+    if (wanted == connection->reading)
+        return;
+    int status = wanted ? uv_read_start((uv_stream_t *)&connection->handle, on_alloc, on_read)
+                        : uv_read_stop((uv_stream_t *)&connection->handle);
+    if (status != 0) {
+        close_connection(connection);
         return;
     }
-    mark_active(echo, connection);
+    connection->reading = wanted;
 }
 
-static void accept_all(struct nd_echo *echo)
+static void on_write(uv_write_t *request, int status)
 {
-    for (;;) {
-        int fd = accept4(echo->config.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if ((errno == EMFILE || errno == ENFILE) && echo->reserve_fd >= 0) {
-                /* Out of descriptors: the pending connection would wake us
-                 * forever. Use the spare to take it and close it at once. */
-                close(echo->reserve_fd);
-                int shed = accept4(echo->config.listen_fd, NULL, NULL, SOCK_CLOEXEC);
-                if (shed >= 0) {
-                    atomic_fetch_add_explicit(&echo->refused, 1, memory_order_relaxed);
-                    close(shed);
-                }
-                echo->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                continue;
+    struct connection *connection = request->data;
+    if (connection->closing)
+        return;
+    if (status != 0) {
+        close_connection(connection);
+        return;
+    }
+    size_t written = connection->in_flight;
+    connection->in_flight = 0;
+    consume(connection, written);
+    mark_active(connection->echo, connection);
+    flush(connection);
+}
+
+/* The waiting bytes, as at most two pieces of the ring, past the first skip. */
+static unsigned waiting_pieces(const struct connection *connection, size_t capacity,
+                               uv_buf_t pieces[2])
+{
+    size_t first = capacity - connection->start;
+    if (first >= connection->length) {
+        pieces[0] =
+            uv_buf_init(connection->buffer + connection->start, (unsigned)connection->length);
+        return 1;
+    }
+    pieces[0] = uv_buf_init(connection->buffer + connection->start, (unsigned)first);
+    pieces[1] = uv_buf_init(connection->buffer, (unsigned)(connection->length - first));
+    return 2;
+}
+
+/* Sends what waits: at once what the socket takes, the rest in a uv_write. */
+static void flush(struct connection *connection)
+{
+    struct nd_echo *echo = connection->echo;
+    size_t capacity = echo->config.buffer_size;
+    if (connection->in_flight == 0 && connection->length > 0) {
+        uv_buf_t pieces[2];
+        unsigned count = waiting_pieces(connection, capacity, pieces);
+        int written = uv_try_write((uv_stream_t *)&connection->handle, pieces, count);
+        if (written < 0 && written != UV_EAGAIN) {
+            close_connection(connection);
+            return;
+        }
+        if (written > 0)
+            consume(connection, (size_t)written);
+        if (connection->length > 0) {
+            if (!connection->write && !(connection->write = malloc(sizeof *connection->write))) {
+                close_connection(connection);
+                return;
             }
-            return; /* EAGAIN, or a transient error such as ECONNABORTED */
+            connection->write->data = connection;
+            count = waiting_pieces(connection, capacity, pieces);
+            if (uv_write(connection->write, (uv_stream_t *)&connection->handle, pieces, count,
+                         on_write) != 0) {
+                close_connection(connection);
+                return;
+            }
+            connection->in_flight = connection->length;
         }
-        uint64_t open_now = atomic_load_explicit(&echo->open, memory_order_relaxed);
-        if (open_now >= echo->config.max_connections) {
-            /* Counted before the close, so a client that sees the close
-             * also sees the count. */
-            atomic_fetch_add_explicit(&echo->refused, 1, memory_order_relaxed);
-            close(fd);
-            continue;
-        }
-        struct connection *connection = calloc(1, sizeof *connection);
-        struct epoll_event event = {.events = EPOLLIN, .data.ptr = connection};
-        if (!connection || epoll_ctl(echo->epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0) {
-            free(connection);
-            close(fd);
-            atomic_fetch_add_explicit(&echo->refused, 1, memory_order_relaxed);
-            continue;
-        }
-        connection->fd = fd;
-        connection->interest = EPOLLIN;
-        atomic_fetch_add_explicit(&echo->open, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&echo->total, 1, memory_order_relaxed);
+    }
+    if (connection->read_closed && connection->length == 0) {
+        finish(connection);
+        return;
+    }
+    update_reading(connection);
+}
+
+/* The ring's free space after the waiting bytes, as one piece. */
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer)
+{
+    struct connection *connection = (struct connection *)handle;
+    struct nd_echo *echo = connection->echo;
+    size_t capacity = echo->config.buffer_size;
+    (void)suggested;
+    if (!connection->buffer && !(connection->buffer = take_buffer(echo))) {
+        *buffer = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+        return;
+    }
+    size_t end = (connection->start + connection->length) % capacity;
+    size_t room;
+    if (connection->length == capacity)
+        room = 0;
+    else if (end >= connection->start)
+        room = capacity - end;
+    else
+        room = connection->start - end;
+    *buffer = uv_buf_init(connection->buffer + end, (unsigned)room);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t count, const uv_buf_t *buffer)
+{
+    struct connection *connection = (struct connection *)stream;
+    struct nd_echo *echo = connection->echo;
+    (void)buffer;
+    if (count > 0) {
+        connection->length += (size_t)count;
+        atomic_fetch_add_explicit(&echo->bytes_in, (uint64_t)count, memory_order_relaxed);
         mark_active(echo, connection);
+        flush(connection);
+        return;
     }
-}
-
-/* Closes idle connections; returns the milliseconds until the next one
- * would be due, or -1 when there is none. */
-static int close_idle(struct nd_echo *echo)
-{
-    uint64_t limit_ns = (uint64_t)echo->config.idle_timeout_s * 1000000000u;
-    uint64_t now = echo->now_ns;
-    while (echo->oldest && now - echo->oldest->last_active_ns >= limit_ns)
-        close_connection(echo, echo->oldest);
-    if (!echo->oldest)
-        return -1;
-    uint64_t due = echo->oldest->last_active_ns + limit_ns - now;
-    return (int)(due / 1000000u) + 1;
-}
-
-static void *echo_main(void *context)
-{
-    struct nd_echo *echo = context;
-    struct epoll_event events[256];
-    for (;;) {
-        echo->now_ns = nd_clock_monotonic_ns();
-        int timeout = close_idle(echo);
-        int count = epoll_wait(echo->epoll_fd, events, 256, timeout);
-        if (count < 0 && errno != EINTR)
-            break;
-        echo->now_ns = nd_clock_monotonic_ns();
-        bool stop = false;
-        for (int i = 0; i < count; i++) {
-            void *tag = events[i].data.ptr;
-            if (tag == &echo->wake_fd)
-                stop = true;
-            else if (tag == &echo->config.listen_fd)
-                accept_all(echo);
-            else
-                serve(echo, tag, events[i].events);
+    if (count == 0) {
+        /* Nothing to read after all; a buffer taken for it goes back. */
+        if (connection->length == 0) {
+            give_back_buffer(echo, connection->buffer);
+            connection->buffer = NULL;
         }
-        if (stop)
-            break;
+        return;
     }
-    atomic_store(&echo->running, false);
-    while (echo->oldest)
-        close_connection(echo, echo->oldest);
-    return NULL;
+    if (count == UV_EOF) {
+        /* libuv stops reading at end of stream by itself. */
+        connection->reading = false;
+        connection->read_closed = true;
+        if (connection->length == 0) {
+            give_back_buffer(echo, connection->buffer);
+            connection->buffer = NULL;
+        }
+        flush(connection);
+        return;
+    }
+    close_connection(connection);
 }
 
-enum nd_err nd_echo_start(const struct nd_echo_config *config, struct nd_echo **out,
-                          struct nd_error *error)
+static void on_connection(uv_stream_t *listener, int status)
 {
+    struct nd_echo *echo = listener->data;
+    if (status != 0)
+        return; /* libuv sheds a connection itself when descriptors run out */
+    struct connection *connection = calloc(1, sizeof *connection);
+    if (!connection) {
+        atomic_fetch_add_explicit(&echo->refused, 1, memory_order_relaxed);
+        return;
+    }
+    connection->echo = echo;
+    uv_tcp_init(echo->loop, &connection->handle);
+    echo->handles_open++;
+    if (uv_accept(listener, (uv_stream_t *)&connection->handle) != 0) {
+        close_connection(connection);
+        return;
+    }
+    /* Only the loop thread changes open: no other accept can race this. */
+    if (atomic_load_explicit(&echo->open, memory_order_relaxed) >= echo->config.max_connections) {
+        /* Counted before the close, so a client that sees the close also
+         * sees the count. */
+        atomic_fetch_add_explicit(&echo->refused, 1, memory_order_relaxed);
+        close_connection(connection);
+        return;
+    }
+    connection->counted = true;
+    atomic_fetch_add_explicit(&echo->open, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&echo->total, 1, memory_order_relaxed);
+    mark_active(echo, connection);
+    update_reading(connection);
+}
+
+static void on_idle_timer(uv_timer_t *timer)
+{
+    struct nd_echo *echo = timer->data;
+    uint64_t limit_ms = (uint64_t)echo->config.idle_timeout_s * 1000u;
+    uint64_t now = uv_now(echo->loop);
+    while (echo->oldest && now - echo->oldest->last_active_ms >= limit_ms)
+        close_connection(echo->oldest);
+    if (echo->oldest)
+        arm_idle_timer(echo);
+}
+
+static void on_listener_closed(uv_handle_t *handle)
+{
+    handle_closed(handle->data);
+}
+
+static void start_on_loop(void *argument, uv_loop_t *loop, struct nd_runtime_done *done)
+{
+    void **arguments = argument;
+    struct nd_echo *echo = arguments[0];
+    struct nd_error *error = arguments[1];
+    echo->loop = loop;
+    uv_timer_init(loop, &echo->idle_timer);
+    echo->idle_timer.data = echo;
+    echo->handles_open++;
+    uv_tcp_init(loop, &echo->listener);
+    echo->listener.data = echo;
+    echo->handles_open++;
+    int status = uv_tcp_open(&echo->listener, echo->config.listen_fd);
+    if (status != 0)
+        close(echo->config.listen_fd); /* not adopted by the handle */
+    else
+        status = uv_listen((uv_stream_t *)&echo->listener, 1024, on_connection);
+    if (status != 0) {
+        nd_runtime_set_error(error, status, "listen (echo)");
+        echo->stopped = done;
+        uv_close((uv_handle_t *)&echo->listener, on_listener_closed);
+        uv_close((uv_handle_t *)&echo->idle_timer, on_listener_closed);
+        return;
+    }
+    atomic_store(&echo->accepting, true);
+    nd_runtime_signal(done);
+}
+
+enum nd_err nd_echo_start(struct nd_runtime *runtime, const struct nd_echo_config *config,
+                          struct nd_echo **out, struct nd_error *error)
+{
+    enum nd_err refusal = ND_OK;
     if (config->buffer_size == 0 || config->max_connections == 0 || config->idle_timeout_s == 0)
-        return nd_error_set(error, ND_ERR_INVALID, "echo limits must be positive");
-    struct nd_echo *echo = calloc(1, sizeof *echo);
-    if (!echo)
-        return nd_error_set(error, ND_ERR_NO_MEMORY, "out of memory");
+        refusal = nd_error_set(error, ND_ERR_INVALID, "echo limits must be positive");
+    else if (config->buffer_size > UINT32_MAX)
+        refusal = nd_error_set(error, ND_ERR_RANGE, "the echo buffer is larger than 4 GiB");
+    struct nd_echo *echo = refusal == ND_OK ? calloc(1, sizeof *echo) : NULL;
+    if (refusal == ND_OK && !echo)
+        refusal = nd_error_set(error, ND_ERR_NO_MEMORY, "out of memory");
+    if (refusal != ND_OK) {
+        close(config->listen_fd);
+        return refusal;
+    }
     echo->config = *config;
-    echo->wake_fd = -1;
-    echo->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    enum nd_err err;
-    echo->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (echo->epoll_fd < 0) {
-        err = nd_error_set_errno(error, errno, "epoll_create1");
-        goto fail;
+    echo->runtime = runtime;
+    struct nd_error failure;
+    nd_error_clear(&failure);
+    void *arguments[] = {echo, &failure};
+    if (!nd_runtime_call(runtime, start_on_loop, arguments)) {
+        close(config->listen_fd);
+        free(echo);
+        return nd_error_set(error, ND_ERR_STOPPING, "the runtime is stopping");
     }
-    echo->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (echo->wake_fd < 0) {
-        err = nd_error_set_errno(error, errno, "eventfd");
-        goto fail;
-    }
-    struct epoll_event wake = {.events = EPOLLIN, .data.ptr = &echo->wake_fd};
-    struct epoll_event listen = {.events = EPOLLIN, .data.ptr = &echo->config.listen_fd};
-    if (epoll_ctl(echo->epoll_fd, EPOLL_CTL_ADD, echo->wake_fd, &wake) != 0 ||
-        epoll_ctl(echo->epoll_fd, EPOLL_CTL_ADD, config->listen_fd, &listen) != 0) {
-        err = nd_error_set_errno(error, errno, "epoll_ctl");
-        goto fail;
-    }
-    atomic_store(&echo->running, true);
-    int rc = pthread_create(&echo->thread, NULL, echo_main, echo);
-    if (rc != 0) {
-        err = nd_error_set_errno(error, rc, "pthread_create");
-        goto fail;
+    if (failure.code != ND_OK) {
+        free(echo);
+        if (error)
+            *error = failure;
+        return failure.code;
     }
     *out = echo;
     return ND_OK;
-
-fail:
-    if (echo->wake_fd >= 0)
-        close(echo->wake_fd);
-    if (echo->epoll_fd >= 0)
-        close(echo->epoll_fd);
-    if (echo->reserve_fd >= 0)
-        close(echo->reserve_fd);
-    free(echo);
-    return err;
 }
 
 bool nd_echo_accepting(const struct nd_echo *echo)
 {
-    return atomic_load(&echo->running);
+    return atomic_load(&echo->accepting);
 }
 
 void nd_echo_get_stats(const struct nd_echo *echo, struct nd_echo_stats *stats)
@@ -369,19 +445,23 @@ void nd_echo_get_stats(const struct nd_echo *echo, struct nd_echo_stats *stats)
     stats->bytes_out = atomic_load_explicit(&echo->bytes_out, memory_order_relaxed);
 }
 
+static void stop_on_loop(void *argument, uv_loop_t *loop, struct nd_runtime_done *done)
+{
+    struct nd_echo *echo = argument;
+    (void)loop;
+    atomic_store(&echo->accepting, false);
+    echo->stopped = done;
+    uv_close((uv_handle_t *)&echo->listener, on_listener_closed);
+    uv_close((uv_handle_t *)&echo->idle_timer, on_listener_closed);
+    while (echo->oldest)
+        close_connection(echo->oldest);
+}
+
 void nd_echo_stop(struct nd_echo *echo)
 {
     if (!echo)
         return;
-    uint64_t one = 1;
-    if (write(echo->wake_fd, &one, sizeof one) != (ssize_t)sizeof one)
-        abort(); /* an eventfd write of 1 cannot fail short of a bug */
-    pthread_join(echo->thread, NULL);
-    close(echo->config.listen_fd);
-    close(echo->wake_fd);
-    close(echo->epoll_fd);
-    if (echo->reserve_fd >= 0)
-        close(echo->reserve_fd);
+    nd_runtime_call(echo->runtime, stop_on_loop, echo);
     while (echo->spare_count > 0)
         free(echo->spare_buffers[--echo->spare_count]);
     free(echo);

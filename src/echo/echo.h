@@ -1,7 +1,7 @@
 /*
- * The TCP echo listener (recipes 13/14): one thread, epoll, non-blocking
- * sockets. Every byte a client sends comes back in order; a client that does
- * not read is not read from either (bounded buffer per connection).
+ * The TCP echo listener (recipes 13/14) on the runtime's loop. Every byte a
+ * client sends comes back in order; a client that does not read is not read
+ * from either (bounded buffer per connection).
  */
 #ifndef NETDIAG_ECHO_ECHO_H
 #define NETDIAG_ECHO_ECHO_H
@@ -12,8 +12,10 @@
 
 #include "netdiag/error.h"
 
+struct nd_runtime;
+
 struct nd_echo_config {
-    int listen_fd; /* bound, listening, non-blocking; the listener owns it once started */
+    int listen_fd; /* bound, listening, non-blocking; nd_echo_start takes it, failing or not */
     unsigned max_connections; /* beyond it, new connections are closed at once and counted */
     unsigned idle_timeout_s;  /* a connection with no traffic either way for this long is closed */
     size_t buffer_size;       /* per-connection buffer; reading pauses while it is full */
@@ -29,18 +31,18 @@ struct nd_echo_stats {
 
 struct nd_echo;
 
-/* Starts the listener thread. On success *out is owned by the caller and
- * released with nd_echo_stop. */
-enum nd_err nd_echo_start(const struct nd_echo_config *config, struct nd_echo **out,
-                          struct nd_error *error);
+/* Starts listening on the runtime's loop. On success *out is owned by the
+ * caller and released with nd_echo_stop, before the runtime stops. */
+enum nd_err nd_echo_start(struct nd_runtime *runtime, const struct nd_echo_config *config,
+                          struct nd_echo **out, struct nd_error *error);
 
-/* True while the thread runs and the listening socket accepts. */
+/* True while the listening socket accepts. */
 bool nd_echo_accepting(const struct nd_echo *echo);
 
 /* A consistent-enough snapshot (each counter read atomically). */
 void nd_echo_get_stats(const struct nd_echo *echo, struct nd_echo_stats *stats);
 
-/* Stops accepting, closes every connection, joins the thread, frees. */
+/* Stops accepting, closes every connection and frees; NULL is allowed. */
 void nd_echo_stop(struct nd_echo *echo);
 
 #endif

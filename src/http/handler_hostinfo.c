@@ -9,6 +9,7 @@
 #include "http/server.h"
 #include "http/request.h"
 #include "netdiag/hostinfo.h"
+#include "runtime/runtime.h"
 
 static const char *family_name(int family)
 {
@@ -82,20 +83,54 @@ static cJSON *render_interface(const struct nd_hostinfo_interface *interface)
     return object;
 }
 
-/* The host name's lookup can wait on DNS; it runs on the slow-work pool and
+/* The host name's lookup can wait on DNS; it runs on libuv's pool and
  * gives up after this long, leaving the rest of the answer intact. */
 enum { NAMES_TIMEOUT_MS = 2000 };
 
 struct hostinfo_state {
     struct nd_hostinfo_names names;
     struct nd_error error; /* gethostname's failure, if any */
+    struct nd_deferred_job *job;
+    uv_getaddrinfo_t lookup;
+    bool cancelled;
 };
 
-static int hostinfo_work(void *context)
+static void on_resolved(uv_getaddrinfo_t *lookup, int status, struct addrinfo *list)
+{
+    struct hostinfo_state *state = lookup->data;
+    if (!state->cancelled) {
+        int gai_error, os_error;
+        nd_runtime_gai_from_status(status, &gai_error, &os_error);
+        nd_hostinfo_lookup_result(&state->names, gai_error, os_error, list);
+    }
+    uv_freeaddrinfo(list);
+    nd_deferred_complete(state->job);
+}
+
+static void hostinfo_start(struct nd_deferred_job *job, void *context, uv_loop_t *loop)
 {
     struct hostinfo_state *state = context;
-    nd_hostinfo_names(&state->names, &state->error);
-    return -1;
+    state->job = job;
+    if (nd_hostinfo_host_name(&state->names, &state->error) != ND_OK) {
+        nd_deferred_complete(job);
+        return;
+    }
+    struct addrinfo hints;
+    nd_hostinfo_lookup_hints(&hints);
+    state->lookup.data = state;
+    int status =
+        uv_getaddrinfo(loop, &state->lookup, on_resolved, state->names.host_name, NULL, &hints);
+    if (status != 0) {
+        nd_runtime_set_error(&state->names.resolve, status, "uv_getaddrinfo");
+        nd_deferred_complete(job);
+    }
+}
+
+static void hostinfo_cancel(void *context)
+{
+    struct hostinfo_state *state = context;
+    state->cancelled = true;
+    uv_cancel((uv_req_t *)&state->lookup);
 }
 
 static void hostinfo_release(void *context)
@@ -103,10 +138,12 @@ static void hostinfo_release(void *context)
     free(context);
 }
 
-static void hostinfo_render(struct nd_request *request, void *context, bool expired)
+static void hostinfo_render(struct nd_request *request, void *context,
+                            enum nd_deferred_outcome outcome)
 {
     struct hostinfo_state *state = context;
     struct nd_error error;
+    bool expired = outcome != ND_DEFERRED_DONE;
     if (!expired && state->error.code != ND_OK) {
         nd_reply_error(request, &state->error, NULL, NULL);
         return;
@@ -130,8 +167,12 @@ static void hostinfo_render(struct nd_request *request, void *context, bool expi
             host_name[0] = '\0';
         struct nd_hostinfo_names names = {0};
         snprintf(names.host_name, sizeof names.host_name, "%s", host_name);
-        nd_error_set(&names.resolve, ND_ERR_TIMEOUT, "resolving '%s' took over %d ms", host_name,
-                     NAMES_TIMEOUT_MS);
+        if (outcome == ND_DEFERRED_STOPPED)
+            nd_error_set(&names.resolve, ND_ERR_STOPPING,
+                         "resolving '%s' was cut short: the service is shutting down", host_name);
+        else
+            nd_error_set(&names.resolve, ND_ERR_TIMEOUT, "resolving '%s' took over %d ms",
+                         host_name, NAMES_TIMEOUT_MS);
         render_names(body, &names);
     } else {
         render_names(body, &state->names);
@@ -146,8 +187,8 @@ static void hostinfo_render(struct nd_request *request, void *context, bool expi
 }
 
 static const struct nd_deferred_ops hostinfo_ops = {
-    .work = hostinfo_work,
-    .readable = NULL,
+    .start = hostinfo_start,
+    .cancel = hostinfo_cancel,
     .render = hostinfo_render,
     .release = hostinfo_release,
 };

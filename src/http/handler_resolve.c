@@ -11,19 +11,26 @@
 #include "http/server.h"
 #include "netdiag/convert.h"
 #include "netdiag/resolve.h"
+#include "runtime/runtime.h"
 
 enum { MAX_QUERIES = 16, DEFAULT_TIMEOUT_MS = 3000, MAX_TIMEOUT_MS = 10000 };
 
 static const char *const family_choices[] = {"any", "ipv4", "ipv6", NULL};
 
 struct forward_query {
+    struct resolve_state *state;
     const char *host; /* points into the state's copy of the query */
+    uv_getaddrinfo_t lookup;
+    uint64_t start_ns;
     struct nd_resolve_result result;
     struct nd_error error;
 };
 
 struct reverse_query {
+    struct resolve_state *state;
     const char *address;
+    uv_getnameinfo_t lookup;
+    uint64_t start_ns;
     struct nd_resolve_reverse result;
     struct nd_error error;
 };
@@ -35,22 +42,100 @@ struct resolve_state {
     struct forward_query forward[MAX_QUERIES];
     struct reverse_query reverse[MAX_QUERIES];
     /* The request's strings die with the request, which may end before a
-     * worker finishes; the state keeps its own copies. */
+     * lookup returns; the state keeps its own copies. */
     char *strings;
+    /* The loop's. */
+    struct nd_deferred_job *job;
+    size_t outstanding; /* lookups not yet back */
+    bool cancelled;
 };
 
-static int resolve_work(void *context)
+static void lookup_returned(struct resolve_state *state)
+{
+    if (--state->outstanding == 0)
+        nd_deferred_complete(state->job);
+}
+
+static void on_forward(uv_getaddrinfo_t *lookup, int status, struct addrinfo *list)
+{
+    struct forward_query *query = lookup->data;
+    struct resolve_state *state = query->state;
+    if (!state->cancelled) {
+        int gai_error, os_error;
+        nd_runtime_gai_from_status(status, &gai_error, &os_error);
+        nd_resolve_host_result(query->host, gai_error, os_error, list, &query->result,
+                               &query->error);
+        query->result.duration_us = (uv_hrtime() - query->start_ns) / 1000u;
+    }
+    uv_freeaddrinfo(list);
+    lookup_returned(state);
+}
+
+static void on_reverse(uv_getnameinfo_t *lookup, int status, const char *name, const char *service)
+{
+    struct reverse_query *query = lookup->data;
+    struct resolve_state *state = query->state;
+    (void)service;
+    if (!state->cancelled) {
+        int gai_error, os_error;
+        nd_runtime_gai_from_status(status, &gai_error, &os_error);
+        nd_resolve_reverse_result(gai_error, os_error, name ? name : "", &query->result,
+                                  &query->error);
+        query->result.duration_us = (uv_hrtime() - query->start_ns) / 1000u;
+    }
+    lookup_returned(state);
+}
+
+/* Every lookup goes to libuv's pool at once; --slow-workers of them run at
+ * a time. */
+static void resolve_start(struct nd_deferred_job *job, void *context, uv_loop_t *loop)
 {
     struct resolve_state *state = context;
+    state->job = job;
+    state->outstanding = 1; /* held until every lookup is on its way */
+    struct addrinfo hints;
+    nd_resolve_hints(state->family, &hints);
     for (size_t i = 0; i < state->forward_count; i++) {
         struct forward_query *query = &state->forward[i];
-        nd_resolve_host(query->host, state->family, &query->result, &query->error);
+        query->state = state;
+        query->lookup.data = query;
+        query->start_ns = uv_hrtime();
+        int status = uv_getaddrinfo(loop, &query->lookup, on_forward, query->host, NULL, &hints);
+        if (status != 0)
+            nd_runtime_set_error(&query->error, status, "uv_getaddrinfo");
+        else
+            state->outstanding++;
     }
     for (size_t i = 0; i < state->reverse_count; i++) {
         struct reverse_query *query = &state->reverse[i];
-        nd_resolve_reverse(query->address, &query->result, &query->error);
+        struct sockaddr_storage address;
+        socklen_t length;
+        query->state = state;
+        query->lookup.data = query;
+        query->start_ns = uv_hrtime();
+        if (nd_resolve_reverse_prepare(query->address, &query->result, &address, &length,
+                                       &query->error) != ND_OK)
+            continue;
+        int status = uv_getnameinfo(loop, &query->lookup, on_reverse,
+                                    (const struct sockaddr *)&address, NI_NAMEREQD);
+        if (status != 0)
+            nd_runtime_set_error(&query->error, status, "uv_getnameinfo");
+        else
+            state->outstanding++;
     }
-    return -1;
+    lookup_returned(state);
+}
+
+/* Lookups still queued leave the pool's queue (and come back cancelled);
+ * those under way cannot be stopped and return in their own time. */
+static void resolve_cancel(void *context)
+{
+    struct resolve_state *state = context;
+    state->cancelled = true;
+    for (size_t i = 0; i < state->forward_count; i++)
+        uv_cancel((uv_req_t *)&state->forward[i].lookup);
+    for (size_t i = 0; i < state->reverse_count; i++)
+        uv_cancel((uv_req_t *)&state->reverse[i].lookup);
 }
 
 static void resolve_release(void *context)
@@ -106,12 +191,18 @@ static cJSON *render_reverse(const struct reverse_query *query)
     return object;
 }
 
-static void resolve_render(struct nd_request *request, void *context, bool expired)
+static void resolve_render(struct nd_request *request, void *context,
+                           enum nd_deferred_outcome outcome)
 {
     struct resolve_state *state = context;
-    if (expired) {
-        nd_reply_problem_format(request, 504, "timeout", "timeout_ms",
-                                "the resolver did not answer within %u ms", state->timeout_ms);
+    struct nd_error error;
+    if (outcome != ND_DEFERRED_DONE) {
+        if (outcome == ND_DEFERRED_STOPPED)
+            nd_error_set(&error, ND_ERR_STOPPING, "the service is shutting down");
+        else
+            nd_error_set(&error, ND_ERR_TIMEOUT, "the resolver did not answer within %u ms",
+                         state->timeout_ms);
+        nd_reply_error(request, &error, "timeout_ms", NULL);
         return;
     }
     const struct nd_error *first_error = NULL;
@@ -152,8 +243,8 @@ static void resolve_render(struct nd_request *request, void *context, bool expir
 }
 
 static const struct nd_deferred_ops resolve_ops = {
-    .work = resolve_work,
-    .readable = NULL,
+    .start = resolve_start,
+    .cancel = resolve_cancel,
     .render = resolve_render,
     .release = resolve_release,
 };

@@ -1,6 +1,6 @@
 /* GET /time/sntp: recipes 11 and 12, one SNTP query (RFC 4330) to a time
- * server. The name is resolved on a worker; the reply is awaited on the
- * reactor with a non-blocking UDP socket, so no HTTP thread waits. */
+ * server, on the runtime's loop: the name is looked up on libuv's pool, the
+ * reply awaited on a non-blocking UDP socket, so no HTTP thread waits. */
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -17,102 +17,189 @@
 #include "netdiag/net.h"
 #include "netdiag/resolve.h"
 #include "netdiag/sntp.h"
+#include "runtime/runtime.h"
 
 enum { DEFAULT_TIMEOUT_MS = 2000, MAX_TIMEOUT_MS = 10000 };
 
 static const char *const version_choices[] = {"3", "4", NULL};
 
 struct sntp_state {
+    /* Set by the handler before the work starts. */
     char host[ND_NET_HOST_MAX];
     uint16_t port;
     unsigned version;
     unsigned timeout_ms;
     const struct nd_allowlist *allow;
-    /* Filled by the worker, then by the reactor. */
+    /* The loop's. */
+    struct nd_deferred_job *job;
+    uv_getaddrinfo_t lookup;
+    uv_udp_t socket;
+    bool looking_up, socket_open, cancelled;
+    uint8_t datagram[ND_SNTP_DATAGRAM_MAX];
+    /* What render reads: written on the loop until the job completes or is
+     * cancelled, never after. */
     struct sockaddr_storage server;
     socklen_t server_length;
-    int fd;
     struct nd_sntp_result result;
     struct nd_error error; /* ND_OK until something fails */
 };
 
-static int sntp_work(void *context)
+static void on_socket_closed(uv_handle_t *handle)
 {
-    struct sntp_state *state = context;
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *list = NULL;
-    char port[8];
-    /* Port 123 travels as a number; "ntp" is never looked up. */
-    snprintf(port, sizeof port, "%u", (unsigned)state->port);
-    int gai = getaddrinfo(state->host, port, &hints, &list);
-    if (gai != 0) {
-        nd_error_set_gai(&state->error, gai, errno, "getaddrinfo");
-        return -1;
+    struct sntp_state *state = handle->data;
+    nd_deferred_complete(state->job);
+}
+
+/* The query is over, answered or not. */
+static void finish(struct sntp_state *state)
+{
+    if (!state->socket_open) {
+        nd_deferred_complete(state->job);
+        return;
+    }
+    state->socket_open = false;
+    uv_close((uv_handle_t *)&state->socket, on_socket_closed);
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer)
+{
+    struct sntp_state *state = handle->data;
+    (void)suggested;
+    *buffer = uv_buf_init((char *)state->datagram, sizeof state->datagram);
+}
+
+static void on_datagram(uv_udp_t *socket, ssize_t length, const uv_buf_t *buffer,
+                        const struct sockaddr *peer, unsigned flags)
+{
+    struct sntp_state *state = socket->data;
+    (void)buffer;
+    (void)flags; /* a longer datagram is cut to the buffer; only the header counts */
+    if (length == 0 && !peer)
+        return; /* nothing more to read now */
+    if (length < 0) {
+        nd_sntp_receive_error((int)-length, &state->error);
+        finish(state);
+        return;
+    }
+    struct timespec receive_time;
+    if (clock_gettime(CLOCK_REALTIME, &receive_time) != 0) {
+        nd_error_set_errno(&state->error, errno, "clock_gettime");
+        finish(state);
+        return;
+    }
+    socklen_t peer_length =
+        peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    bool discarded;
+    nd_sntp_take_reply(state->datagram, (size_t)length, &receive_time,
+                       (struct sockaddr *)&state->server, state->server_length, peer, peer_length,
+                       &state->result, &discarded, &state->error);
+    if (!discarded)
+        finish(state);
+}
+
+/* One packet per request: no retries, so no amplification. */
+static void send_request(struct sntp_state *state, uv_loop_t *loop)
+{
+    uint8_t packet[ND_SNTP_PACKET_SIZE];
+    int fd;
+    if (nd_sntp_build_request(packet, state->version, &state->result.nonce, &state->error) !=
+            ND_OK ||
+        nd_sntp_open((struct sockaddr *)&state->server, state->server_length, &fd, &state->error) !=
+            ND_OK) {
+        finish(state);
+        return;
+    }
+    int status = uv_udp_init(loop, &state->socket);
+    if (status == 0) {
+        status = uv_udp_open(&state->socket, fd);
+        if (status != 0)
+            close(fd);
+        state->socket_open = true;
+    } else {
+        close(fd);
+    }
+    state->socket.data = state;
+    if (status != 0) {
+        nd_runtime_set_error(&state->error, status, "uv_udp_open");
+        finish(state);
+        return;
+    }
+    if (nd_sntp_send(fd, packet, &state->result.send_time, &state->error) != ND_OK) {
+        finish(state);
+        return;
+    }
+    status = uv_udp_recv_start(&state->socket, on_alloc, on_datagram);
+    if (status != 0) {
+        nd_runtime_set_error(&state->error, status, "uv_udp_recv_start");
+        finish(state);
+    }
+}
+
+static void on_resolved(uv_getaddrinfo_t *lookup, int status, struct addrinfo *list)
+{
+    struct sntp_state *state = lookup->data;
+    state->looking_up = false;
+    if (state->cancelled) {
+        uv_freeaddrinfo(list);
+        finish(state);
+        return;
+    }
+    if (status != 0) {
+        int gai_error, os_error;
+        nd_runtime_gai_from_status(status, &gai_error, &os_error);
+        nd_error_set_gai(&state->error, gai_error, os_error, "getaddrinfo");
+        finish(state);
+        return;
     }
     memcpy(&state->server, list->ai_addr, list->ai_addrlen);
     state->server_length = list->ai_addrlen;
-    freeaddrinfo(list);
-
+    uv_freeaddrinfo(list);
     if (!nd_allowlist_permits(state->allow, state->host, (struct sockaddr *)&state->server)) {
         char address[ND_NET_ADDRESS_TEXT_MAX];
         nd_net_format_address((struct sockaddr *)&state->server, address, sizeof address);
         nd_error_set(&state->error, ND_ERR_FORBIDDEN,
                      "server %s (%s) is not in this service's --sntp-allow list", state->host,
                      address);
-        return -1;
+        finish(state);
+        return;
     }
-
-    uint8_t packet[ND_SNTP_PACKET_SIZE];
-    if (nd_sntp_build_request(packet, state->version, &state->result.nonce, &state->error) !=
-            ND_OK ||
-        nd_sntp_open((struct sockaddr *)&state->server, state->server_length, &state->fd,
-                     &state->error) != ND_OK)
-        return -1;
-    /* One packet per request: no retries, so no amplification. */
-    if (nd_sntp_send(state->fd, packet, &state->result.send_time, &state->error) != ND_OK)
-        return -1;
-    return state->fd;
+    send_request(state, lookup->loop);
 }
 
-static bool sntp_readable(void *context)
+static void sntp_start(struct nd_deferred_job *job, void *context, uv_loop_t *loop)
 {
     struct sntp_state *state = context;
-    struct nd_sntp_result *result = &state->result;
-    uint8_t datagram[ND_SNTP_DATAGRAM_MAX];
-    size_t length;
-    bool would_block = false;
-    result->peer_length = sizeof result->peer;
-    if (nd_sntp_receive(state->fd, datagram, sizeof datagram, &length, &result->peer,
-                        &result->peer_length, &result->receive_time, &would_block,
-                        &state->error) != ND_OK)
-        return true;
-    if (would_block)
-        return false;
-    result->received = true;
-    if (nd_sntp_parse_reply(datagram, length, &result->reply, &state->error) != ND_OK)
-        return true;
-    result->parsed = true;
-    enum nd_err checks =
-        nd_sntp_validate(&result->reply, &result->nonce, &result->checks, &state->error);
-    enum nd_err source =
-        nd_sntp_check_source(&result->checks, (struct sockaddr *)&state->server,
-                             state->server_length, (struct sockaddr *)&result->peer,
-                             result->peer_length, checks == ND_OK ? &state->error : NULL);
-    if (checks == ND_OK && source == ND_OK) {
-        result->valid = true;
-        nd_sntp_estimate(&result->send_time, result->reply.receive, result->reply.transmit,
-                         &result->receive_time, &result->estimate);
+    state->job = job;
+    state->lookup.data = state;
+    /* Port 123 travels as a number; "ntp" is never looked up. */
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)state->port);
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV};
+    int status = uv_getaddrinfo(loop, &state->lookup, on_resolved, state->host, port, &hints);
+    if (status != 0) {
+        nd_runtime_set_error(&state->error, status, "uv_getaddrinfo");
+        finish(state);
+        return;
     }
-    return true;
+    state->looking_up = true;
+}
+
+static void sntp_cancel(void *context)
+{
+    struct sntp_state *state = context;
+    state->cancelled = true;
+    /* A lookup not yet started is taken off the pool's queue; one under way
+     * comes back in on_resolved, which sees the cancel. */
+    if (state->looking_up)
+        uv_cancel((uv_req_t *)&state->lookup);
+    else
+        finish(state);
 }
 
 static void sntp_release(void *context)
 {
-    struct sntp_state *state = context;
-    if (state->fd >= 0)
-        close(state->fd);
-    free(state);
+    free(context);
 }
 
 static void add_time(cJSON *object, const char *name, int64_t unix_ns)
@@ -190,40 +277,47 @@ static void render_server(cJSON *object, const struct sntp_state *state)
     }
 }
 
-static void sntp_render(struct nd_request *request, void *context, bool expired)
+/* The problem for a query that did not end with a valid reply: the server,
+ * and as much of the exchange as there was. */
+static void reply_failure(struct nd_request *request, const struct sntp_state *state,
+                          const struct nd_error *error)
+{
+    const struct nd_sntp_result *result = &state->result;
+    cJSON *extensions = cJSON_CreateObject();
+    render_server(extensions, state);
+    if (result->parsed) {
+        cJSON_AddItemToObject(extensions, "checks", render_checks(&result->checks));
+        cJSON_AddItemToObject(extensions, "reply", render_reply(&result->reply));
+    }
+    if (result->discarded > 0) {
+        cJSON *discarded = nd_json_add_object(extensions, "discarded");
+        nd_json_add_integer(discarded, "datagrams", result->discarded);
+        nd_json_add_string(discarded, "last_reason", result->discarded_reason);
+    }
+    nd_reply_upstream_error(request, error, "server", extensions);
+}
+
+static void sntp_render(struct nd_request *request, void *context, enum nd_deferred_outcome outcome)
 {
     struct sntp_state *state = context;
     const struct nd_sntp_result *result = &state->result;
-    if (expired) {
-        nd_reply_problem_format(request, 504, "timeout", "server",
-                                "no reply from %s port %u within %u ms", state->host,
-                                (unsigned)state->port, state->timeout_ms);
-        return;
-    }
-    if (state->error.code == ND_OK && !result->received)
-        nd_error_set(&state->error, ND_ERR_SYSTEM, "the reply could not be awaited");
-    if (state->error.code != ND_OK) {
-        struct nd_problem problem;
-        nd_problem_from_error(&state->error, "server", &problem);
-        /* The time server is upstream: not finding it or a bad answer from it
-         * is a bad gateway, not a missing resource here. */
-        if (state->error.code == ND_ERR_RESOLVE || state->error.code == ND_ERR_SYSTEM)
-            problem.status = 502;
-        cJSON *extensions = cJSON_CreateObject();
-        render_server(extensions, state);
-        if (result->parsed) {
-            cJSON_AddItemToObject(extensions, "checks", render_checks(&result->checks));
-            cJSON_AddItemToObject(extensions, "reply", render_reply(&result->reply));
-        }
-        problem.extensions = extensions;
-        nd_reply_problem(request, &problem);
+    struct nd_error error = state->error;
+    if (outcome == ND_DEFERRED_TIMED_OUT)
+        nd_error_set(&error, ND_ERR_TIMEOUT, "no reply from %s port %u within %u ms%s", state->host,
+                     (unsigned)state->port, state->timeout_ms,
+                     result->discarded ? " (only datagrams that did not answer this request)" : "");
+    else if (outcome == ND_DEFERRED_STOPPED)
+        nd_error_set(&error, ND_ERR_STOPPING,
+                     "the service is shutting down; the query to %s was cut short", state->host);
+    else if (error.code == ND_OK && !result->valid)
+        nd_error_set(&error, ND_ERR_SYSTEM, "the reply could not be awaited");
+    if (error.code != ND_OK) {
+        reply_failure(request, state, &error);
         return;
     }
 
     cJSON *body = cJSON_CreateObject();
     render_server(body, state);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     add_time(body, "server_time", nd_sntp_timestamp_to_unix_ns(result->reply.transmit));
     add_time(body, "local_time", timespec_ns(&result->receive_time));
     cJSON_AddNumberToObject(body, "offset_seconds", result->estimate.offset_seconds);
@@ -238,12 +332,17 @@ static void sntp_render(struct nd_request *request, void *context, bool expired)
     add_timestamp(timestamps, "t4_client_receive",
                   nd_sntp_timestamp_from_timespec(&result->receive_time));
     cJSON_AddItemToObject(body, "checks", render_checks(&result->checks));
+    if (result->discarded > 0) {
+        cJSON *discarded = nd_json_add_object(body, "discarded");
+        nd_json_add_integer(discarded, "datagrams", result->discarded);
+        nd_json_add_string(discarded, "last_reason", result->discarded_reason);
+    }
     nd_reply_json(request, 200, body);
 }
 
 static const struct nd_deferred_ops sntp_ops = {
-    .work = sntp_work,
-    .readable = sntp_readable,
+    .start = sntp_start,
+    .cancel = sntp_cancel,
     .render = sntp_render,
     .release = sntp_release,
 };
@@ -263,10 +362,11 @@ void nd_handle_sntp(struct nd_request *request)
 
     struct sntp_state *state = calloc(1, sizeof *state);
     if (!state) {
-        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        struct nd_error error;
+        nd_error_set(&error, ND_ERR_NO_MEMORY, "out of memory");
+        nd_reply_error(request, &error, NULL, NULL);
         return;
     }
-    state->fd = -1;
     state->version = version_index == 0 ? 3 : 4;
     state->timeout_ms = (unsigned)timeout_ms;
     state->allow = config->sntp_allow;

@@ -7,21 +7,26 @@
 
 struct error_mapping {
     unsigned status;
+    /* The status when the failure came from a server netdiag asked on the
+     * client's behalf (a time server, say): its failures are a bad gateway,
+     * not a mistake of ours or a missing resource here. 0 = as status. */
+    unsigned upstream_status;
     const char *code;
 };
 
 static const struct error_mapping error_mappings[ND_ERR__COUNT] = {
-    [ND_OK] = {200, "ok"},
-    [ND_ERR_INVALID] = {400, "invalid_argument"},
-    [ND_ERR_RANGE] = {400, "out_of_range"},
-    [ND_ERR_NOT_FOUND] = {404, "not_found"},
-    [ND_ERR_SYSTEM] = {500, "system_error"},
-    [ND_ERR_RESOLVE] = {502, "resolver_error"},
-    [ND_ERR_TIMEOUT] = {504, "timeout"},
-    [ND_ERR_PROTOCOL] = {502, "bad_upstream_reply"},
-    [ND_ERR_NO_MEMORY] = {503, "out_of_memory"},
-    [ND_ERR_BUSY] = {503, "busy"},
-    [ND_ERR_FORBIDDEN] = {403, "forbidden"},
+    [ND_OK] = {200, 0, "ok"},
+    [ND_ERR_INVALID] = {400, 0, "invalid_argument"},
+    [ND_ERR_RANGE] = {400, 0, "out_of_range"},
+    [ND_ERR_NOT_FOUND] = {404, 0, "not_found"},
+    [ND_ERR_SYSTEM] = {500, 502, "system_error"},
+    [ND_ERR_RESOLVE] = {502, 502, "resolver_error"},
+    [ND_ERR_TIMEOUT] = {504, 0, "timeout"},
+    [ND_ERR_PROTOCOL] = {502, 0, "bad_upstream_reply"},
+    [ND_ERR_NO_MEMORY] = {503, 0, "out_of_memory"},
+    [ND_ERR_BUSY] = {503, 0, "busy"},
+    [ND_ERR_FORBIDDEN] = {403, 0, "forbidden"},
+    [ND_ERR_STOPPING] = {503, 0, "stopping"},
 };
 
 /* A name that does not exist is the client's answer, not a failure of ours;
@@ -44,13 +49,15 @@ static unsigned resolver_status(int gai_error)
     }
 }
 
-void nd_problem_from_error(const struct nd_error *error, const char *param, struct nd_problem *out)
+void nd_problem_from_error(const struct nd_error *error, const char *param, bool upstream,
+                           struct nd_problem *out)
 {
     enum nd_err code = error->code;
     if ((unsigned)code >= ND_ERR__COUNT)
         code = ND_ERR_SYSTEM;
-    out->status = error_mappings[code].status;
-    out->code = error_mappings[code].code;
+    const struct error_mapping *mapping = &error_mappings[code];
+    out->status = mapping->status;
+    out->code = mapping->code;
     out->param = param;
     out->retry_after_s = 0;
     out->extensions = NULL;
@@ -58,6 +65,8 @@ void nd_problem_from_error(const struct nd_error *error, const char *param, stru
         out->status = resolver_status(error->gai_error);
         out->code = nd_gai_name(error->gai_error);
     }
+    if (upstream && mapping->upstream_status)
+        out->status = mapping->upstream_status;
     if (out->status == 503)
         out->retry_after_s = 1;
     snprintf(out->detail, sizeof out->detail, "%s",

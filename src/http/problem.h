@@ -5,6 +5,8 @@
 #ifndef NETDIAG_HTTP_PROBLEM_H
 #define NETDIAG_HTTP_PROBLEM_H
 
+#include <stdbool.h>
+
 #include <cjson/cJSON.h>
 
 #include "netdiag/error.h"
@@ -21,8 +23,10 @@ struct nd_problem {
                                nd_problem_render takes ownership */
 };
 
-/* Status and code for a core error; resolver errors map by their EAI_* value. */
-void nd_problem_from_error(const struct nd_error *error, const char *param, struct nd_problem *out);
+/* Status and code for a core error; resolver errors map by their EAI_* value.
+ * upstream: the error came from a server asked on the client's behalf. */
+void nd_problem_from_error(const struct nd_error *error, const char *param, bool upstream,
+                           struct nd_problem *out);
 
 /* The reason phrase of a status, used as the problem's title. */
 const char *nd_problem_title(unsigned status);

@@ -327,11 +327,23 @@ void nd_reply_problem_format(struct nd_request *request, unsigned status, const 
     nd_reply_problem(request, &problem);
 }
 
+static void reply_mapped(struct nd_request *request, const struct nd_error *error,
+                         const char *param, bool upstream, cJSON *extensions)
+{
+    struct nd_problem problem;
+    nd_problem_from_error(error, param, upstream, &problem);
+    problem.extensions = extensions;
+    nd_reply_problem(request, &problem);
+}
+
 void nd_reply_error(struct nd_request *request, const struct nd_error *error, const char *param,
                     cJSON *extensions)
 {
-    struct nd_problem problem;
-    nd_problem_from_error(error, param, &problem);
-    problem.extensions = extensions;
-    nd_reply_problem(request, &problem);
+    reply_mapped(request, error, param, false, extensions);
+}
+
+void nd_reply_upstream_error(struct nd_request *request, const struct nd_error *error,
+                             const char *param, cJSON *extensions)
+{
+    reply_mapped(request, error, param, true, extensions);
 }

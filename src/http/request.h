@@ -115,4 +115,9 @@ void nd_reply_problem_format(struct nd_request *request, unsigned status, const 
 void nd_reply_error(struct nd_request *request, const struct nd_error *error, const char *param,
                     cJSON *extensions);
 
+/* The same for a failure of a server netdiag asked on the client's behalf
+ * (the table's upstream column: a bad gateway rather than a 404 or a 500). */
+void nd_reply_upstream_error(struct nd_request *request, const struct nd_error *error,
+                             const char *param, cJSON *extensions);
+
 #endif

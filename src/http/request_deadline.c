@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <uv.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include "netdiag/clock.h"
+#include "runtime/runtime.h"
 
 /* Zero in waiting_since: the connection is not waiting for a request. */
 enum { NOT_WAITING = 0 };
@@ -26,12 +28,11 @@ struct nd_deadline_watch {
 struct nd_request_deadline {
     uint64_t timeout_ns;
     uint64_t period_ns;
-    pthread_t thread;
-    /* Guards the list, stopping and each watch's expired flag. Held while a
-     * socket is shut down, so that forget (and then the close) waits. */
+    struct nd_runtime *runtime;
+    uv_timer_t sweep; /* on the runtime's loop */
+    /* Guards the list and each watch's expired flag. Held while a socket is
+     * shut down, so that forget (and then the close) waits. */
     pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stopping;
     struct nd_deadline_watch *head;
     atomic_uint_fast64_t expired;
 };
@@ -56,30 +57,35 @@ static void expire_late(struct nd_request_deadline *deadline, uint64_t now)
     }
 }
 
-static void *sweep(void *argument)
+/* Connections write their clocks with a relaxed store on every request and
+ * take no lock for it; so rather than a timer per connection, which would
+ * cost a hand-over to the loop per request, one loop timer looks at them
+ * all every period. */
+static void on_sweep(uv_timer_t *timer)
 {
-    struct nd_request_deadline *deadline = argument;
+    struct nd_request_deadline *deadline = timer->data;
     pthread_mutex_lock(&deadline->lock);
-    while (!deadline->stopping) {
-        uint64_t next = nd_clock_monotonic_ns() + deadline->period_ns;
-        struct timespec until = {.tv_sec = (time_t)(next / 1000000000u),
-                                 .tv_nsec = (long)(next % 1000000000u)};
-        int status = 0;
-        while (!deadline->stopping && status != ETIMEDOUT)
-            status = pthread_cond_timedwait(&deadline->wake, &deadline->lock, &until);
-        if (!deadline->stopping)
-            expire_late(deadline, nd_clock_monotonic_ns());
-    }
+    expire_late(deadline, nd_clock_monotonic_ns());
     pthread_mutex_unlock(&deadline->lock);
-    return NULL;
 }
 
-enum nd_err nd_request_deadline_start(uint64_t timeout_ms, struct nd_request_deadline **out,
-                                      struct nd_error *error)
+static void start_on_loop(void *argument, uv_loop_t *loop, struct nd_runtime_done *done)
+{
+    struct nd_request_deadline *deadline = argument;
+    uint64_t period_ms = deadline->period_ns / 1000000u;
+    uv_timer_init(loop, &deadline->sweep);
+    deadline->sweep.data = deadline;
+    uv_timer_start(&deadline->sweep, on_sweep, period_ms, period_ms);
+    nd_runtime_signal(done);
+}
+
+enum nd_err nd_request_deadline_start(struct nd_runtime *runtime, uint64_t timeout_ms,
+                                      struct nd_request_deadline **out, struct nd_error *error)
 {
     struct nd_request_deadline *deadline = calloc(1, sizeof *deadline);
     if (!deadline)
         return nd_error_set(error, ND_ERR_NO_MEMORY, "out of memory");
+    deadline->runtime = runtime;
     deadline->timeout_ns = timeout_ms * 1000000u;
     /* A connection is cut within a quarter of the timeout (at most half a
      * second) after its time is up. */
@@ -89,29 +95,15 @@ enum nd_err nd_request_deadline_start(uint64_t timeout_ms, struct nd_request_dea
     if (deadline->period_ns < 1000000u)
         deadline->period_ns = 1000000u;
     atomic_init(&deadline->expired, 0);
-
-    pthread_condattr_t attributes;
-    int status = pthread_condattr_init(&attributes);
-    if (status == 0) {
-        status = pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-        if (status == 0)
-            status = pthread_cond_init(&deadline->wake, &attributes);
-        pthread_condattr_destroy(&attributes);
-    }
+    int status = pthread_mutex_init(&deadline->lock, NULL);
     if (status != 0) {
         free(deadline);
-        return nd_error_set_errno(error, status, "pthread_cond_init");
+        return nd_error_set_errno(error, status, "pthread_mutex_init");
     }
-    status = pthread_mutex_init(&deadline->lock, NULL);
-    if (status == 0) {
-        status = pthread_create(&deadline->thread, NULL, sweep, deadline);
-        if (status != 0)
-            pthread_mutex_destroy(&deadline->lock);
-    }
-    if (status != 0) {
-        pthread_cond_destroy(&deadline->wake);
+    if (!nd_runtime_call(runtime, start_on_loop, deadline)) {
+        pthread_mutex_destroy(&deadline->lock);
         free(deadline);
-        return nd_error_set_errno(error, status, "pthread_create (request deadline)");
+        return nd_error_set(error, ND_ERR_SYSTEM, "the runtime is stopping");
     }
     *out = deadline;
     return ND_OK;
@@ -166,21 +158,29 @@ uint64_t nd_request_deadline_expired(const struct nd_request_deadline *deadline)
     return atomic_load_explicit(&deadline->expired, memory_order_acquire);
 }
 
+static void on_sweep_closed(uv_handle_t *handle)
+{
+    nd_runtime_signal(handle->data);
+}
+
+static void stop_on_loop(void *argument, uv_loop_t *loop, struct nd_runtime_done *done)
+{
+    struct nd_request_deadline *deadline = argument;
+    (void)loop;
+    deadline->sweep.data = done;
+    uv_close((uv_handle_t *)&deadline->sweep, on_sweep_closed);
+}
+
 void nd_request_deadline_stop(struct nd_request_deadline *deadline)
 {
     if (!deadline)
         return;
-    pthread_mutex_lock(&deadline->lock);
-    deadline->stopping = true;
-    pthread_cond_signal(&deadline->wake);
-    pthread_mutex_unlock(&deadline->lock);
-    pthread_join(deadline->thread, NULL);
+    nd_runtime_call(deadline->runtime, stop_on_loop, deadline);
     while (deadline->head) {
         struct nd_deadline_watch *watch = deadline->head;
         deadline->head = watch->next;
         free(watch);
     }
-    pthread_cond_destroy(&deadline->wake);
     pthread_mutex_destroy(&deadline->lock);
     free(deadline);
 }

@@ -15,10 +15,11 @@
 
 struct nd_request_deadline;
 struct nd_deadline_watch;
+struct nd_runtime;
 
-/* Starts the thread that enforces timeout_ms (> 0). */
-enum nd_err nd_request_deadline_start(uint64_t timeout_ms, struct nd_request_deadline **out,
-                                      struct nd_error *error);
+/* Enforces timeout_ms (> 0) with a timer on the runtime's loop. */
+enum nd_err nd_request_deadline_start(struct nd_runtime *runtime, uint64_t timeout_ms,
+                                      struct nd_request_deadline **out, struct nd_error *error);
 
 /* Watches the socket fd of a new connection, its clock started. NULL when
  * out of memory: that connection is then not watched. */
@@ -38,7 +39,7 @@ void nd_request_deadline_forget(struct nd_request_deadline *deadline,
 /* Connections shut down so far for running out of time. */
 uint64_t nd_request_deadline_expired(const struct nd_request_deadline *deadline);
 
-/* Stops the thread and frees what is left; NULL is allowed. */
+/* Stops the timer and frees what is left; NULL is allowed. */
 void nd_request_deadline_stop(struct nd_request_deadline *deadline);
 
 #endif

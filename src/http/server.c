@@ -313,7 +313,7 @@ static enum MHD_Result handle_request(void *context, struct MHD_Connection *conn
     if (request->queued)
         return MHD_YES;
     if (request->deferred) {
-        nd_deferred_finish(request); /* resumed: the slow work is over */
+        nd_deferred_render(request); /* resumed: the slow work is over */
         return queue_answer(request);
     }
     dispatch(request, method);
@@ -365,7 +365,7 @@ static void on_completed(void *context, struct MHD_Connection *connection, void 
         }
         atomic_fetch_sub_explicit(&server->in_flight, 1, memory_order_relaxed);
     }
-    nd_deferred_abandon(request);
+    nd_deferred_request_ended(request);
     if (request->response)
         MHD_destroy_response(request->response);
     nd_query_free(&request->query);
@@ -456,15 +456,15 @@ enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_se
         server->request_id_prefix = (uint32_t)getpid() ^ (uint32_t)time(NULL);
 
     nd_metrics_init();
-    struct nd_deferred_config slow = {.workers = config->slow_workers,
-                                      .max_waiting = config->slow_max_waiting};
-    enum nd_err err = nd_deferred_start(&slow, &server->deferred, error);
+    struct nd_deferred_config slow = {.max_waiting = config->slow_max_waiting};
+    enum nd_err err = nd_deferred_start(&slow, config->runtime, &server->deferred, error);
     if (err != ND_OK) {
         free(server);
         return err;
     }
     if (config->connection_timeout_s > 0) {
-        err = nd_request_deadline_start((uint64_t)config->connection_timeout_s * 1000u,
+        err = nd_request_deadline_start(config->runtime,
+                                        (uint64_t)config->connection_timeout_s * 1000u,
                                         &server->deadline, error);
         if (err != ND_OK) {
             nd_deferred_stop(server->deferred);
@@ -568,8 +568,15 @@ void nd_http_stop(struct nd_http_server *server)
     if (!server)
         return;
     /* libmicrohttpd refuses to stop with suspended connections: expire the
-     * slow work first, which resumes them. */
+     * slow work first, which resumes them, and give the polling threads a
+     * moment to send those answers (503 stopping) before every connection
+     * is closed. */
     nd_deferred_stop(server->deferred);
+    for (int waited_ms = 0; atomic_load(&server->in_flight) > 0 && waited_ms < 1000;
+         waited_ms += 10) {
+        const struct timespec pause = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
     MHD_stop_daemon(server->daemon);
     nd_request_deadline_stop(server->deadline);
     nd_deferred_free(server->deferred);

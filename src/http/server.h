@@ -17,6 +17,7 @@
 typedef bool (*nd_ready_fn)(void *context, char *reason, size_t size);
 
 struct nd_metrics_text;
+struct nd_runtime;
 
 /* Appends other modules' metrics (the echo listener's) to a /metrics answer. */
 typedef void (*nd_metrics_fn)(void *context, struct nd_metrics_text *text);
@@ -31,10 +32,10 @@ struct nd_http_config {
     unsigned connection_timeout_s;
     size_t connection_memory; /* per-connection buffer: bounds request line and headers */
     bool access_log;
-    const char *cors_origin; /* NULL or "" = no CORS headers */
-    nd_ready_fn ready;       /* may be NULL */
+    const char *cors_origin;    /* NULL or "" = no CORS headers */
+    struct nd_runtime *runtime; /* where slow requests and deadlines wait */
+    nd_ready_fn ready;          /* may be NULL */
     void *ready_context;
-    unsigned slow_workers;                 /* threads for blocking lookups (getaddrinfo) */
     unsigned slow_max_waiting;             /* slow requests (DNS, SNTP) in progress at most */
     const char *sntp_default_server;       /* "host" or "host:port" */
     const struct nd_allowlist *sntp_allow; /* servers /time/sntp may query; empty = any */

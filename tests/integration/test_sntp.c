@@ -157,13 +157,9 @@ static void test_misbehaving_servers(void **state)
         const char *mode;
         const char *failed_check;
     } cases[] = {
-        {"wrong-mode", "mode"},
-        {"bad-origin", "origin_matches_nonce"},
-        {"zero-transmit", "transmit_nonzero"},
-        {"stratum16", "stratum"},
-        {"leap3", "leap"},
-        {"kiss-RATE", "stratum"},
-        {"kiss-DENY", "stratum"},
+        {"wrong-mode", "mode"},   {"zero-transmit", "transmit_nonzero"},
+        {"stratum16", "stratum"}, {"leap3", "leap"},
+        {"kiss-RATE", "stratum"}, {"kiss-DENY", "stratum"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct fake fake;
@@ -183,6 +179,35 @@ static void test_misbehaving_servers(void **state)
         nd_test_response_free(&response);
         assert_int_equal(nd_test_terminate(fake.pid), 0);
     }
+}
+
+/* RFC 5905 section 8: a datagram whose origin is not our nonce is bogus. It
+ * is dropped and the query waits on: for nothing (504, saying what was
+ * dropped), or for the real reply that follows (200). */
+static void test_bogus_replies_are_discarded(void **state)
+{
+    (void)state;
+    struct fake fake;
+    start_fake("bad-origin", &fake);
+    char path[128];
+    snprintf(path, sizeof path, "/time/sntp?server=127.0.0.1:%u&timeout_ms=300", fake.port);
+    struct nd_test_response response;
+    nd_test_get(&server, path, &response);
+    nd_test_assert_problem(&response, 504, "timeout", "server");
+    assert_int_equal(nd_test_json_number(response.json, "discarded.datagrams"), 1);
+    assert_non_null(
+        strstr(nd_test_json_string(response.json, "discarded.last_reason"), "is not the nonce"));
+    assert_int_equal(nd_test_json_number(response.json, "server.port"), fake.port);
+    nd_test_response_free(&response);
+    assert_int_equal(nd_test_terminate(fake.pid), 0);
+
+    start_fake("bad-origin-then-good", &fake);
+    snprintf(path, sizeof path, "/time/sntp?server=127.0.0.1:%u&timeout_ms=3000", fake.port);
+    nd_test_get(&server, path, &response);
+    assert_int_equal(response.status, 200);
+    assert_int_equal(nd_test_json_number(response.json, "discarded.datagrams"), 1);
+    nd_test_response_free(&response);
+    assert_int_equal(nd_test_terminate(fake.pid), 0);
 }
 
 static void test_short_reply(void **state)
@@ -428,12 +453,43 @@ static void test_sigterm_drains(void **state)
     nd_test_terminate(fake.pid);
 }
 
+/* A request still waiting when --drain-timeout runs out is told the truth:
+ * the service cut it short (503), not that the server stayed silent for the
+ * whole timeout_ms it never waited. */
+static void test_drain_timeout_cuts_short(void **state)
+{
+    (void)state;
+    struct nd_test_server draining;
+    nd_test_server_start(&draining, (const char *[]){"--drain-timeout", "1", NULL});
+    struct fake fake;
+    start_fake("silent", &fake);
+    struct single_request slow = {.server = &draining};
+    snprintf(slow.path, sizeof slow.path, "/time/sntp?server=127.0.0.1:%u&timeout_ms=9000",
+             fake.port);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, request_in_background, &slow), 0);
+    for (int waited = 0; nd_test_count_in_file(fake.log_path, "dropped a request") < 1;
+         waited += 10) {
+        assert_true(waited < 3000);
+        usleep(10 * 1000);
+    }
+    assert_int_equal(kill(draining.pid, SIGTERM), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    nd_test_assert_problem(&slow.response, 503, "stopping", "server");
+    assert_non_null(strstr(nd_test_json_string(slow.response.json, "detail"), "cut short"));
+    assert_true(slow.response.seconds < 5.0);
+    nd_test_response_free(&slow.response);
+    assert_int_equal(nd_test_server_stop(&draining, 10000), 0);
+    nd_test_terminate(fake.pid);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_ntp_server),
         cmocka_unit_test(test_misbehaving_servers),
+        cmocka_unit_test(test_bogus_replies_are_discarded),
         cmocka_unit_test(test_short_reply),
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_bad_parameters),
@@ -441,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_allow_list),
         cmocka_unit_test(test_slow_requests_never_block_fast_ones),
         cmocka_unit_test(test_sigterm_drains),
+        cmocka_unit_test(test_drain_timeout_cuts_short),
     };
     int failures = cmocka_run_group_tests(tests, start_all, stop_all);
     curl_global_cleanup();

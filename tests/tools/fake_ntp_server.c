@@ -13,6 +13,8 @@
  *   silent           reads requests, never answers
  *   wrong-mode       mode 5 (broadcast) instead of 4
  *   bad-origin       origin is not the request's transmit timestamp
+ *   bad-origin-then-good
+ *                    a bad-origin datagram first, then the good reply
  *   zero-transmit    transmit timestamp is zero
  *   stratum16        stratum 16 (unsynchronized)
  *   leap3            leap indicator 3 (alarm condition)
@@ -50,6 +52,7 @@ enum mode {
     MODE_SILENT,
     MODE_WRONG_MODE,
     MODE_BAD_ORIGIN,
+    MODE_BAD_ORIGIN_THEN_GOOD,
     MODE_ZERO_TRANSMIT,
     MODE_STRATUM16,
     MODE_LEAP3,
@@ -69,6 +72,7 @@ static const struct mode_name mode_names[] = {
     {"silent", MODE_SILENT},
     {"wrong-mode", MODE_WRONG_MODE},
     {"bad-origin", MODE_BAD_ORIGIN},
+    {"bad-origin-then-good", MODE_BAD_ORIGIN_THEN_GOOD},
     {"zero-transmit", MODE_ZERO_TRANSMIT},
     {"stratum16", MODE_STRATUM16},
     {"leap3", MODE_LEAP3},
@@ -285,7 +289,16 @@ static int serve_one(int socket_fd, int other_socket_fd, enum mode mode, const c
         return 0;
     }
     uint8_t reply[ND_SNTP_PACKET_SIZE];
-    ssize_t reply_length = build_reply(mode, request, received, reply);
+    ssize_t reply_length;
+    if (mode == MODE_BAD_ORIGIN_THEN_GOOD) {
+        reply_length = build_reply(MODE_BAD_ORIGIN, request, received, reply);
+        if (reply_length < 0 || (sendto(socket_fd, reply, (size_t)reply_length, 0,
+                                        (struct sockaddr *)&peer, peer_length) < 0 &&
+                                 errno != ECONNREFUSED))
+            return -1;
+        mode = MODE_GOOD;
+    }
+    reply_length = build_reply(mode, request, received, reply);
     if (reply_length < 0)
         return -1;
     int sender = mode == MODE_FROM_OTHER_PORT ? other_socket_fd : socket_fd;

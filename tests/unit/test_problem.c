@@ -17,26 +17,31 @@ static void test_error_mapping(void **state)
         enum nd_err code;
         int gai_error;
         unsigned status;
+        unsigned upstream_status; /* from a server asked on the client's behalf */
         const char *name;
     } cases[] = {
-        {ND_ERR_INVALID, 0, 400, "invalid_argument"},
-        {ND_ERR_RANGE, 0, 400, "out_of_range"},
-        {ND_ERR_NOT_FOUND, 0, 404, "not_found"},
-        {ND_ERR_TIMEOUT, 0, 504, "timeout"},
-        {ND_ERR_PROTOCOL, 0, 502, "bad_upstream_reply"},
-        {ND_ERR_BUSY, 0, 503, "busy"},
-        {ND_ERR_FORBIDDEN, 0, 403, "forbidden"},
-        {ND_ERR_SYSTEM, 0, 500, "system_error"},
-        {ND_ERR_RESOLVE, EAI_NONAME, 404, "EAI_NONAME"},
-        {ND_ERR_RESOLVE, EAI_AGAIN, 503, "EAI_AGAIN"},
-        {ND_ERR_RESOLVE, EAI_FAIL, 502, "EAI_FAIL"},
+        {ND_ERR_INVALID, 0, 400, 400, "invalid_argument"},
+        {ND_ERR_RANGE, 0, 400, 400, "out_of_range"},
+        {ND_ERR_NOT_FOUND, 0, 404, 404, "not_found"},
+        {ND_ERR_TIMEOUT, 0, 504, 504, "timeout"},
+        {ND_ERR_PROTOCOL, 0, 502, 502, "bad_upstream_reply"},
+        {ND_ERR_BUSY, 0, 503, 503, "busy"},
+        {ND_ERR_FORBIDDEN, 0, 403, 403, "forbidden"},
+        {ND_ERR_STOPPING, 0, 503, 503, "stopping"},
+        {ND_ERR_SYSTEM, 0, 500, 502, "system_error"},
+        {ND_ERR_RESOLVE, EAI_NONAME, 404, 502, "EAI_NONAME"},
+        {ND_ERR_RESOLVE, EAI_AGAIN, 503, 502, "EAI_AGAIN"},
+        {ND_ERR_RESOLVE, EAI_FAIL, 502, 502, "EAI_FAIL"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct nd_error error;
         nd_error_set(&error, cases[i].code, "message %zu", i);
         error.gai_error = cases[i].gai_error;
         struct nd_problem problem;
-        nd_problem_from_error(&error, "p", &problem);
+        nd_problem_from_error(&error, "p", true, &problem);
+        assert_int_equal(problem.status, cases[i].upstream_status);
+        assert_string_equal(problem.code, cases[i].name);
+        nd_problem_from_error(&error, "p", false, &problem);
         assert_int_equal(problem.status, cases[i].status);
         assert_string_equal(problem.code, cases[i].name);
         assert_string_equal(problem.param, "p");

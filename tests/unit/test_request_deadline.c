@@ -13,6 +13,23 @@
 
 #include "http/request_deadline.h"
 #include "netdiag/clock.h"
+#include "runtime/runtime.h"
+
+static struct nd_runtime *runtime;
+
+static int start_runtime(void **state)
+{
+    (void)state;
+    struct nd_runtime_config config = {.slow_workers = 1};
+    struct nd_error error;
+    return nd_runtime_start(&config, &runtime, &error) == ND_OK ? 0 : -1;
+}
+
+static int stop_runtime(void **state)
+{
+    (void)state;
+    return nd_runtime_stop(runtime, 2000) ? 0 : -1;
+}
 
 /* Long enough that a loaded CI machine does not stall a test past it. */
 enum { TIMEOUT_MS = 250 };
@@ -58,7 +75,8 @@ static int start_watching(void **state)
     struct fixture *fixture = calloc(1, sizeof *fixture);
     assert_non_null(fixture);
     struct nd_error error;
-    assert_int_equal(nd_request_deadline_start(TIMEOUT_MS, &fixture->deadline, &error), ND_OK);
+    assert_int_equal(nd_request_deadline_start(runtime, TIMEOUT_MS, &fixture->deadline, &error),
+                     ND_OK);
     open_pair(&fixture->pair);
     fixture->watch = nd_request_deadline_watch(fixture->deadline, fixture->pair.watched);
     assert_non_null(fixture->watch);
@@ -126,7 +144,7 @@ static void test_many_connections(void **state)
     enum { COUNT = 64 };
     struct nd_request_deadline *deadline;
     struct nd_error error;
-    assert_int_equal(nd_request_deadline_start(TIMEOUT_MS, &deadline, &error), ND_OK);
+    assert_int_equal(nd_request_deadline_start(runtime, TIMEOUT_MS, &deadline, &error), ND_OK);
     struct pair pairs[COUNT];
     struct nd_deadline_watch *watches[COUNT];
     for (int i = 0; i < COUNT; i++) {
@@ -167,5 +185,5 @@ int main(void)
         cmocka_unit_test(test_many_connections),
         cmocka_unit_test(test_null_is_allowed),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, start_runtime, stop_runtime);
 }
