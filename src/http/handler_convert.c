@@ -44,8 +44,8 @@ static cJSON *render_address(const char *kind, const char *input,
     cJSON *properties = nd_json_add_array(object, "properties");
     for (int i = 0; i < ND_CONVERT_PROPERTY_COUNT; i++) {
         if (nd_convert_has_property(address, (enum nd_convert_property)i))
-            cJSON_AddItemToArray(properties, cJSON_CreateString(nd_convert_property_name(
-                                                 (enum nd_convert_property)i)));
+            nd_json_append(properties, cJSON_CreateString(
+                                           nd_convert_property_name((enum nd_convert_property)i)));
     }
     return object;
 }
@@ -66,15 +66,15 @@ static bool convert_text(struct nd_request *request, const char *text, cJSON *re
             snprintf(error.message + used, sizeof error.message - used,
                      "; the legacy inet_aton would read it as %s", legacy.address);
             extensions = cJSON_CreateObject();
-            cJSON_AddItemToObject(extensions, "inet_aton", render_legacy(&legacy));
+            nd_json_add_item(extensions, "inet_aton", render_legacy(&legacy));
         }
         nd_reply_error(request, &error, "ip", extensions);
         return false;
     }
     cJSON *object = render_address("ip", text, &address);
     if (has_legacy)
-        cJSON_AddItemToObject(object, "inet_aton", render_legacy(&legacy));
-    cJSON_AddItemToArray(results, object);
+        nd_json_add_item(object, "inet_aton", render_legacy(&legacy));
+    nd_json_append(results, object);
     return true;
 }
 
@@ -117,7 +117,7 @@ void nd_handle_convert(struct nd_request *request)
             nd_reply_error(request, &error, "hex", NULL);
             return;
         }
-        cJSON_AddItemToArray(results, render_address("hex", hexes[i], &address));
+        nd_json_append(results, render_address("hex", hexes[i], &address));
     }
     for (size_t i = 0; i < integer_count; i++) {
         if (nd_convert_integer(integers[i], family, &address, &error) != ND_OK) {
@@ -125,7 +125,7 @@ void nd_handle_convert(struct nd_request *request)
             nd_reply_error(request, &error, "int", NULL);
             return;
         }
-        cJSON_AddItemToArray(results, render_address("int", integers[i], &address));
+        nd_json_append(results, render_address("int", integers[i], &address));
     }
     nd_reply_json(request, 200, body);
 }

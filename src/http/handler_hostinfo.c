@@ -18,67 +18,67 @@ static const char *family_name(int family)
 
 static void render_names(cJSON *body, const struct nd_hostinfo_names *names)
 {
-    cJSON_AddStringToObject(body, "host_name", names->host_name);
-    cJSON *resolution = cJSON_AddObjectToObject(body, "resolution");
+    nd_json_add_string(body, "host_name", names->host_name);
+    cJSON *resolution = nd_json_add_object(body, "resolution");
     if (names->resolve.code != ND_OK) {
         /* The rest of the answer stands; this part is reported as an error. */
-        cJSON_AddBoolToObject(resolution, "ok", false);
-        cJSON_AddStringToObject(resolution, "code",
-                                names->resolve.gai_error ? nd_gai_name(names->resolve.gai_error)
-                                                         : nd_err_name(names->resolve.code));
-        cJSON_AddStringToObject(resolution, "message", names->resolve.message);
+        nd_json_add_bool(resolution, "ok", false);
+        nd_json_add_string(resolution, "code",
+                           names->resolve.gai_error ? nd_gai_name(names->resolve.gai_error)
+                                                    : nd_err_name(names->resolve.code));
+        nd_json_add_string(resolution, "message", names->resolve.message);
         return;
     }
-    cJSON_AddBoolToObject(resolution, "ok", true);
-    cJSON_AddStringToObject(resolution, "fqdn", names->canonical_name);
+    nd_json_add_bool(resolution, "ok", true);
+    nd_json_add_string(resolution, "fqdn", names->canonical_name);
     if (names->ipv4_address[0])
-        cJSON_AddStringToObject(resolution, "ip_address", names->ipv4_address);
+        nd_json_add_string(resolution, "ip_address", names->ipv4_address);
     else
-        cJSON_AddNullToObject(resolution, "ip_address");
-    cJSON *addresses = cJSON_AddArrayToObject(resolution, "addresses");
+        nd_json_add_null(resolution, "ip_address");
+    cJSON *addresses = nd_json_add_array(resolution, "addresses");
     for (size_t i = 0; i < names->address_count; i++) {
         cJSON *address = cJSON_CreateObject();
-        cJSON_AddStringToObject(address, "family", family_name(names->addresses[i].family));
-        cJSON_AddStringToObject(address, "address", names->addresses[i].text);
-        cJSON_AddItemToArray(addresses, address);
+        nd_json_add_string(address, "family", family_name(names->addresses[i].family));
+        nd_json_add_string(address, "address", names->addresses[i].text);
+        nd_json_append(addresses, address);
     }
-    cJSON_AddBoolToObject(resolution, "truncated", names->addresses_truncated);
+    nd_json_add_bool(resolution, "truncated", names->addresses_truncated);
 }
 
 static cJSON *render_interface(const struct nd_hostinfo_interface *interface)
 {
     cJSON *object = cJSON_CreateObject();
-    cJSON_AddStringToObject(object, "name", interface->name);
-    cJSON_AddNumberToObject(object, "index", interface->index);
+    nd_json_add_string(object, "name", interface->name);
+    nd_json_add_number(object, "index", interface->index);
     const char *flag_names[ND_HOSTINFO_FLAG_NAMES_MAX];
     size_t flag_count =
         nd_hostinfo_flag_names(interface->flags, flag_names, ND_HOSTINFO_FLAG_NAMES_MAX);
-    cJSON *flags = cJSON_AddArrayToObject(object, "flags");
+    cJSON *flags = nd_json_add_array(object, "flags");
     for (size_t i = 0; i < flag_count; i++)
-        cJSON_AddItemToArray(flags, cJSON_CreateString(flag_names[i]));
+        nd_json_append(flags, cJSON_CreateString(flag_names[i]));
     if (interface->mtu >= 0)
-        cJSON_AddNumberToObject(object, "mtu", interface->mtu);
+        nd_json_add_number(object, "mtu", interface->mtu);
     else
-        cJSON_AddNullToObject(object, "mtu");
+        nd_json_add_null(object, "mtu");
     if (interface->hardware_address[0])
-        cJSON_AddStringToObject(object, "mac", interface->hardware_address);
+        nd_json_add_string(object, "mac", interface->hardware_address);
     else
-        cJSON_AddNullToObject(object, "mac");
-    cJSON *addresses = cJSON_AddArrayToObject(object, "addresses");
+        nd_json_add_null(object, "mac");
+    cJSON *addresses = nd_json_add_array(object, "addresses");
     for (size_t i = 0; i < interface->address_count; i++) {
         const struct nd_hostinfo_interface_address *entry = &interface->addresses[i];
         cJSON *address = cJSON_CreateObject();
-        cJSON_AddStringToObject(address, "family", family_name(entry->address.family));
-        cJSON_AddStringToObject(address, "address", entry->address.text);
+        nd_json_add_string(address, "family", family_name(entry->address.family));
+        nd_json_add_string(address, "address", entry->address.text);
         if (entry->prefix_length >= 0)
-            cJSON_AddNumberToObject(address, "prefix_length", entry->prefix_length);
+            nd_json_add_number(address, "prefix_length", entry->prefix_length);
         else
-            cJSON_AddNullToObject(address, "prefix_length");
+            nd_json_add_null(address, "prefix_length");
         if (entry->broadcast[0])
-            cJSON_AddStringToObject(address, "broadcast", entry->broadcast);
+            nd_json_add_string(address, "broadcast", entry->broadcast);
         if (entry->peer[0])
-            cJSON_AddStringToObject(address, "peer", entry->peer);
-        cJSON_AddItemToArray(addresses, address);
+            nd_json_add_string(address, "peer", entry->peer);
+        nd_json_append(addresses, address);
     }
     return object;
 }
@@ -177,11 +177,11 @@ static void hostinfo_render(struct nd_request *request, void *context,
     } else {
         render_names(body, &state->names);
     }
-    cJSON_AddNumberToObject(body, "interface_count", (double)interfaces->count);
-    cJSON *list = cJSON_AddArrayToObject(body, "interfaces");
+    nd_json_add_number(body, "interface_count", (double)interfaces->count);
+    cJSON *list = nd_json_add_array(body, "interfaces");
     for (size_t i = 0; i < interfaces->count; i++)
-        cJSON_AddItemToArray(list, render_interface(&interfaces->interfaces[i]));
-    cJSON_AddBoolToObject(body, "truncated", interfaces->truncated);
+        nd_json_append(list, render_interface(&interfaces->interfaces[i]));
+    nd_json_add_bool(body, "truncated", interfaces->truncated);
     free(interfaces);
     nd_reply_json(request, 200, body);
 }

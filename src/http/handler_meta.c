@@ -14,24 +14,24 @@
 void nd_handle_index(struct nd_request *request)
 {
     cJSON *body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "service", "netdiag");
-    cJSON_AddStringToObject(body, "version", NETDIAG_VERSION);
-    cJSON_AddStringToObject(body, "description",
-                            "Socket API recipes as JSON endpoints: byte order, address "
-                            "conversion, services, host and interfaces");
-    cJSON *links = cJSON_AddObjectToObject(body, "links");
-    cJSON_AddStringToObject(links, "docs", "/docs");
-    cJSON_AddStringToObject(links, "openapi", "/openapi.json");
-    cJSON *endpoints = cJSON_AddArrayToObject(body, "endpoints");
+    nd_json_add_string(body, "service", "netdiag");
+    nd_json_add_string(body, "version", NETDIAG_VERSION);
+    nd_json_add_string(body, "description",
+                       "Socket API recipes as JSON endpoints: byte order, address "
+                       "conversion, services, host and interfaces");
+    cJSON *links = nd_json_add_object(body, "links");
+    nd_json_add_string(links, "docs", "/docs");
+    nd_json_add_string(links, "openapi", "/openapi.json");
+    cJSON *endpoints = nd_json_add_array(body, "endpoints");
     for (size_t i = 0; i < nd_routes_count; i++) {
         cJSON *endpoint = cJSON_CreateObject();
-        cJSON_AddStringToObject(endpoint, "method", nd_routes[i].method);
+        nd_json_add_string(endpoint, "method", nd_routes[i].method);
         char path[64];
         /* A prefix route serves a family of paths, named as OpenAPI does. */
         snprintf(path, sizeof path, nd_routes[i].prefix ? "%s{file}" : "%s", nd_routes[i].path);
-        cJSON_AddStringToObject(endpoint, "path", path);
-        cJSON_AddStringToObject(endpoint, "summary", nd_routes[i].summary);
-        cJSON_AddItemToArray(endpoints, endpoint);
+        nd_json_add_string(endpoint, "path", path);
+        nd_json_add_string(endpoint, "summary", nd_routes[i].summary);
+        nd_json_append(endpoints, endpoint);
     }
     nd_reply_json(request, 200, body);
 }
@@ -39,8 +39,8 @@ void nd_handle_index(struct nd_request *request)
 void nd_handle_healthz(struct nd_request *request)
 {
     cJSON *body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "status", "ok");
-    cJSON_AddStringToObject(body, "version", NETDIAG_VERSION);
+    nd_json_add_string(body, "status", "ok");
+    nd_json_add_string(body, "version", NETDIAG_VERSION);
     nd_reply_json(request, 200, body);
 }
 
@@ -49,9 +49,9 @@ void nd_handle_readyz(struct nd_request *request)
     char reason[128] = "";
     bool ready = nd_http_ready(request->server, reason, sizeof reason);
     cJSON *body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "status", ready ? "ready" : "not_ready");
+    nd_json_add_string(body, "status", ready ? "ready" : "not_ready");
     if (!ready)
-        cJSON_AddStringToObject(body, "reason", reason);
+        nd_json_add_string(body, "reason", reason);
     nd_reply_json(request, ready ? 200 : 503, body);
 }
 

@@ -148,46 +148,45 @@ static void resolve_release(void *context)
 static cJSON *render_error(const struct nd_error *error)
 {
     cJSON *object = cJSON_CreateObject();
-    cJSON_AddStringToObject(object, "code",
-                            error->gai_error ? nd_gai_name(error->gai_error)
-                                             : nd_err_name(error->code));
-    cJSON_AddStringToObject(object, "message", error->message);
+    nd_json_add_string(object, "code",
+                       error->gai_error ? nd_gai_name(error->gai_error) : nd_err_name(error->code));
+    nd_json_add_string(object, "message", error->message);
     return object;
 }
 
 static cJSON *render_forward(const struct forward_query *query)
 {
     cJSON *object = cJSON_CreateObject();
-    cJSON_AddStringToObject(object, "host", query->host);
-    cJSON_AddBoolToObject(object, "found", query->error.code == ND_OK);
-    cJSON_AddNumberToObject(object, "duration_ms", (double)query->result.duration_us / 1000.0);
+    nd_json_add_string(object, "host", query->host);
+    nd_json_add_bool(object, "found", query->error.code == ND_OK);
+    nd_json_add_number(object, "duration_ms", (double)query->result.duration_us / 1000.0);
     if (query->error.code != ND_OK) {
-        cJSON_AddItemToObject(object, "error", render_error(&query->error));
+        nd_json_add_item(object, "error", render_error(&query->error));
         return object;
     }
-    cJSON_AddStringToObject(object, "canonical_name", query->result.canonical_name);
-    cJSON *addresses = cJSON_AddArrayToObject(object, "addresses");
+    nd_json_add_string(object, "canonical_name", query->result.canonical_name);
+    cJSON *addresses = nd_json_add_array(object, "addresses");
     for (size_t i = 0; i < query->result.address_count; i++) {
         const struct nd_resolve_address *address = &query->result.addresses[i];
         cJSON *item = cJSON_CreateObject();
-        cJSON_AddStringToObject(item, "family", address->family == AF_INET ? "ipv4" : "ipv6");
-        cJSON_AddStringToObject(item, "address", address->text);
-        cJSON_AddItemToArray(addresses, item);
+        nd_json_add_string(item, "family", address->family == AF_INET ? "ipv4" : "ipv6");
+        nd_json_add_string(item, "address", address->text);
+        nd_json_append(addresses, item);
     }
-    cJSON_AddBoolToObject(object, "truncated", query->result.truncated);
+    nd_json_add_bool(object, "truncated", query->result.truncated);
     return object;
 }
 
 static cJSON *render_reverse(const struct reverse_query *query)
 {
     cJSON *object = cJSON_CreateObject();
-    cJSON_AddStringToObject(object, "addr", query->address);
-    cJSON_AddBoolToObject(object, "found", query->error.code == ND_OK);
-    cJSON_AddNumberToObject(object, "duration_ms", (double)query->result.duration_us / 1000.0);
+    nd_json_add_string(object, "addr", query->address);
+    nd_json_add_bool(object, "found", query->error.code == ND_OK);
+    nd_json_add_number(object, "duration_ms", (double)query->result.duration_us / 1000.0);
     if (query->error.code != ND_OK)
-        cJSON_AddItemToObject(object, "error", render_error(&query->error));
+        nd_json_add_item(object, "error", render_error(&query->error));
     else
-        cJSON_AddStringToObject(object, "name", query->result.name);
+        nd_json_add_string(object, "name", query->result.name);
     return object;
 }
 
@@ -209,11 +208,11 @@ static void resolve_render(struct nd_request *request, void *context,
     const char *first_param = NULL;
     size_t found = 0;
     cJSON *body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "family", nd_resolve_family_name(state->family));
-    cJSON *results = cJSON_AddArrayToObject(body, "results");
+    nd_json_add_string(body, "family", nd_resolve_family_name(state->family));
+    cJSON *results = nd_json_add_array(body, "results");
     for (size_t i = 0; i < state->forward_count; i++) {
         const struct forward_query *query = &state->forward[i];
-        cJSON_AddItemToArray(results, render_forward(query));
+        nd_json_append(results, render_forward(query));
         if (query->error.code == ND_OK)
             found++;
         else if (!first_error) {
@@ -223,7 +222,7 @@ static void resolve_render(struct nd_request *request, void *context,
     }
     for (size_t i = 0; i < state->reverse_count; i++) {
         const struct reverse_query *query = &state->reverse[i];
-        cJSON_AddItemToArray(results, render_reverse(query));
+        nd_json_append(results, render_reverse(query));
         if (query->error.code == ND_OK)
             found++;
         else if (!first_error) {

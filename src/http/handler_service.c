@@ -19,7 +19,7 @@ static cJSON *render_service(const struct nd_service *service)
     nd_json_add_string(object, "name", service->name);
     cJSON *aliases = nd_json_add_array(object, "aliases");
     for (size_t i = 0; i < service->alias_count; i++)
-        cJSON_AddItemToArray(aliases, cJSON_CreateString(service->aliases[i]));
+        nd_json_append(aliases, cJSON_CreateString(service->aliases[i]));
     nd_json_add_string(object, "source", nd_service_source_name(service->source));
     return object;
 }
@@ -32,7 +32,7 @@ static cJSON *render_miss(const char *key, const char *value, uint16_t port,
     if (value)
         nd_json_add_string(object, key, value);
     else
-        cJSON_AddNumberToObject(object, key, port);
+        nd_json_add_number(object, key, port);
     nd_json_add_string(object, "error", error->message);
     return object;
 }
@@ -112,7 +112,7 @@ void nd_handle_service(struct nd_request *request)
         enum nd_err err = nd_service_by_port(ports[i], protocol, &service, &error);
         if (err == ND_OK) {
             found++;
-            cJSON_AddItemToArray(results, render_service(&service));
+            nd_json_append(results, render_service(&service));
             continue;
         }
         if (err != ND_ERR_NOT_FOUND) {
@@ -124,13 +124,13 @@ void nd_handle_service(struct nd_request *request)
             first_miss = error;
             first_miss_param = "port";
         }
-        cJSON_AddItemToArray(results, render_miss("port", NULL, ports[i], &error));
+        nd_json_append(results, render_miss("port", NULL, ports[i], &error));
     }
     for (size_t i = 0; i < name_count; i++) {
         enum nd_err err = nd_service_by_name(names[i], protocol, &service, &error);
         if (err == ND_OK) {
             found++;
-            cJSON_AddItemToArray(results, render_service(&service));
+            nd_json_append(results, render_service(&service));
             continue;
         }
         if (err != ND_ERR_NOT_FOUND) {
@@ -142,7 +142,7 @@ void nd_handle_service(struct nd_request *request)
             first_miss = error;
             first_miss_param = "name";
         }
-        cJSON_AddItemToArray(results, render_miss("name", names[i], 0, &error));
+        nd_json_append(results, render_miss("name", names[i], 0, &error));
     }
 
     /* Partly found is still an answer, as the recipe's loop prints a line

@@ -206,17 +206,17 @@ static void add_time(cJSON *object, const char *name, int64_t unix_ns)
 {
     char text[ND_SNTP_ISO8601_SIZE];
     if (nd_sntp_format_iso8601(unix_ns, text, sizeof text, NULL) == ND_OK)
-        cJSON_AddStringToObject(object, name, text);
+        nd_json_add_string(object, name, text);
 }
 
 static void add_timestamp(cJSON *object, const char *name, struct nd_sntp_timestamp timestamp)
 {
-    cJSON *item = cJSON_AddObjectToObject(object, name);
+    cJSON *item = nd_json_add_object(object, name);
     add_time(item, "iso", nd_sntp_timestamp_to_unix_ns(timestamp));
-    cJSON_AddNumberToObject(item, "unix", nd_sntp_timestamp_to_unix_seconds(timestamp));
+    nd_json_add_number(item, "unix", nd_sntp_timestamp_to_unix_seconds(timestamp));
     char raw[24];
     snprintf(raw, sizeof raw, "%08x.%08x", timestamp.seconds, timestamp.fraction);
-    cJSON_AddStringToObject(item, "ntp", raw);
+    nd_json_add_string(item, "ntp", raw);
 }
 
 static int64_t timespec_ns(const struct timespec *time)
@@ -227,22 +227,22 @@ static int64_t timespec_ns(const struct timespec *time)
 static cJSON *render_reply(const struct nd_sntp_reply *reply)
 {
     cJSON *object = cJSON_CreateObject();
-    cJSON *leap = cJSON_AddObjectToObject(object, "leap");
-    cJSON_AddNumberToObject(leap, "value", reply->leap);
-    cJSON_AddStringToObject(leap, "meaning", reply->leap_text);
-    cJSON_AddNumberToObject(object, "version", reply->version);
-    cJSON_AddNumberToObject(object, "mode", reply->mode);
-    cJSON_AddNumberToObject(object, "stratum", reply->stratum);
-    cJSON_AddStringToObject(object, "stratum_meaning", reply->stratum_text);
-    cJSON_AddNumberToObject(object, "poll", reply->poll);
-    cJSON_AddNumberToObject(object, "precision", reply->precision);
-    cJSON_AddNumberToObject(object, "precision_seconds", reply->precision_seconds);
-    cJSON_AddNumberToObject(object, "root_delay_seconds", reply->root_delay_seconds);
-    cJSON_AddNumberToObject(object, "root_dispersion_seconds", reply->root_dispersion_seconds);
-    cJSON_AddStringToObject(object, "reference_id", reply->reference_text);
+    cJSON *leap = nd_json_add_object(object, "leap");
+    nd_json_add_number(leap, "value", reply->leap);
+    nd_json_add_string(leap, "meaning", reply->leap_text);
+    nd_json_add_number(object, "version", reply->version);
+    nd_json_add_number(object, "mode", reply->mode);
+    nd_json_add_number(object, "stratum", reply->stratum);
+    nd_json_add_string(object, "stratum_meaning", reply->stratum_text);
+    nd_json_add_number(object, "poll", reply->poll);
+    nd_json_add_number(object, "precision", reply->precision);
+    nd_json_add_number(object, "precision_seconds", reply->precision_seconds);
+    nd_json_add_number(object, "root_delay_seconds", reply->root_delay_seconds);
+    nd_json_add_number(object, "root_dispersion_seconds", reply->root_dispersion_seconds);
+    nd_json_add_string(object, "reference_id", reply->reference_text);
     if (reply->kiss_code[0]) {
-        cJSON_AddStringToObject(object, "kiss_code", reply->kiss_code);
-        cJSON_AddStringToObject(object, "kiss_meaning", reply->kiss_meaning);
+        nd_json_add_string(object, "kiss_code", reply->kiss_code);
+        nd_json_add_string(object, "kiss_meaning", reply->kiss_meaning);
     }
     add_timestamp(object, "reference_time", reply->reference);
     add_timestamp(object, "origin_time", reply->origin);
@@ -257,23 +257,23 @@ static cJSON *render_checks(const struct nd_sntp_checks *checks)
     for (int i = 0; i < ND_SNTP_CHECK_COUNT; i++) {
         const struct nd_sntp_check *check = &checks->items[i];
         cJSON *item = cJSON_CreateObject();
-        cJSON_AddStringToObject(item, "name", nd_sntp_check_name((enum nd_sntp_check_id)i));
-        cJSON_AddStringToObject(item, "outcome", nd_sntp_outcome_name(check->outcome));
-        cJSON_AddStringToObject(item, "detail", check->detail);
-        cJSON_AddItemToArray(list, item);
+        nd_json_add_string(item, "name", nd_sntp_check_name((enum nd_sntp_check_id)i));
+        nd_json_add_string(item, "outcome", nd_sntp_outcome_name(check->outcome));
+        nd_json_add_string(item, "detail", check->detail);
+        nd_json_append(list, item);
     }
     return list;
 }
 
 static void render_server(cJSON *object, const struct sntp_state *state)
 {
-    cJSON *server = cJSON_AddObjectToObject(object, "server");
-    cJSON_AddStringToObject(server, "host", state->host);
-    cJSON_AddNumberToObject(server, "port", state->port);
+    cJSON *server = nd_json_add_object(object, "server");
+    nd_json_add_string(server, "host", state->host);
+    nd_json_add_number(server, "port", state->port);
     if (state->server_length > 0) {
         char address[ND_NET_ADDRESS_TEXT_MAX];
         nd_net_format_host((const struct sockaddr *)&state->server, address, sizeof address);
-        cJSON_AddStringToObject(server, "address", address);
+        nd_json_add_string(server, "address", address);
     }
 }
 
@@ -286,8 +286,8 @@ static void reply_failure(struct nd_request *request, const struct sntp_state *s
     cJSON *extensions = cJSON_CreateObject();
     render_server(extensions, state);
     if (result->parsed) {
-        cJSON_AddItemToObject(extensions, "checks", render_checks(&result->checks));
-        cJSON_AddItemToObject(extensions, "reply", render_reply(&result->reply));
+        nd_json_add_item(extensions, "checks", render_checks(&result->checks));
+        nd_json_add_item(extensions, "reply", render_reply(&result->reply));
     }
     if (result->discarded > 0) {
         cJSON *discarded = nd_json_add_object(extensions, "discarded");
@@ -320,18 +320,18 @@ static void sntp_render(struct nd_request *request, void *context, enum nd_defer
     render_server(body, state);
     add_time(body, "server_time", nd_sntp_timestamp_to_unix_ns(result->reply.transmit));
     add_time(body, "local_time", timespec_ns(&result->receive_time));
-    cJSON_AddNumberToObject(body, "offset_seconds", result->estimate.offset_seconds);
-    cJSON_AddNumberToObject(body, "delay_seconds", result->estimate.delay_seconds);
-    cJSON_AddNumberToObject(body, "stratum", result->reply.stratum);
-    cJSON_AddItemToObject(body, "reply", render_reply(&result->reply));
-    cJSON *timestamps = cJSON_AddObjectToObject(body, "timestamps");
+    nd_json_add_number(body, "offset_seconds", result->estimate.offset_seconds);
+    nd_json_add_number(body, "delay_seconds", result->estimate.delay_seconds);
+    nd_json_add_number(body, "stratum", result->reply.stratum);
+    nd_json_add_item(body, "reply", render_reply(&result->reply));
+    cJSON *timestamps = nd_json_add_object(body, "timestamps");
     add_timestamp(timestamps, "t1_client_send",
                   nd_sntp_timestamp_from_timespec(&result->send_time));
     add_timestamp(timestamps, "t2_server_receive", result->reply.receive);
     add_timestamp(timestamps, "t3_server_transmit", result->reply.transmit);
     add_timestamp(timestamps, "t4_client_receive",
                   nd_sntp_timestamp_from_timespec(&result->receive_time));
-    cJSON_AddItemToObject(body, "checks", render_checks(&result->checks));
+    nd_json_add_item(body, "checks", render_checks(&result->checks));
     if (result->discarded > 0) {
         cJSON *discarded = nd_json_add_object(body, "discarded");
         nd_json_add_integer(discarded, "datagrams", result->discarded);

@@ -69,45 +69,45 @@ static void add_value(cJSON *object, const char *name, int64_t value, bool is_ti
 {
     /* A timeout of 0 is Python's None: no timeout at all. */
     if (is_timeout && value == 0)
-        cJSON_AddNullToObject(object, name);
+        nd_json_add_null(object, name);
     else if (is_timeout)
-        cJSON_AddNumberToObject(object, name, (double)value / 1e6);
+        nd_json_add_number(object, name, (double)value / 1e6);
     else
-        cJSON_AddNumberToObject(object, name, (double)value);
+        nd_json_add_number(object, name, (double)value);
 }
 
 static cJSON *render(const struct nd_sockopts_request *change,
                      const struct nd_sockopts_result *result)
 {
     cJSON *body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "type", type_choices[change->type]);
-    cJSON_AddStringToObject(body, "family", family_choices[change->family]);
-    cJSON *options = cJSON_AddObjectToObject(body, "options");
+    nd_json_add_string(body, "type", type_choices[change->type]);
+    nd_json_add_string(body, "family", family_choices[change->family]);
+    cJSON *options = nd_json_add_object(body, "options");
     for (int i = 0; i < ND_SOCKOPTS_OPTION_COUNT; i++) {
         const struct nd_sockopts_value *value = &result->options[i];
         if (!value->applicable)
             continue;
         enum nd_sockopts_option option = (enum nd_sockopts_option)i;
         bool is_timeout = option == ND_SOCKOPTS_TIMEOUT;
-        cJSON *item = cJSON_AddObjectToObject(options, nd_sockopts_option_name(option));
-        cJSON_AddStringToObject(item, "level", nd_sockopts_option_level(option));
-        cJSON_AddStringToObject(item, "option", nd_sockopts_option_call(option));
+        cJSON *item = nd_json_add_object(options, nd_sockopts_option_name(option));
+        nd_json_add_string(item, "level", nd_sockopts_option_level(option));
+        nd_json_add_string(item, "option", nd_sockopts_option_call(option));
         add_value(item, "before", value->before, is_timeout);
         if (value->requested_present)
             add_value(item, "requested", value->requested, is_timeout);
         add_value(item, "after", value->after, is_timeout);
         if (value->note[0])
-            cJSON_AddStringToObject(item, "note", value->note);
+            nd_json_add_string(item, "note", value->note);
     }
-    cJSON *limits = cJSON_AddObjectToObject(body, "limits");
+    cJSON *limits = nd_json_add_object(body, "limits");
     if (result->has_wmem_max)
-        cJSON_AddNumberToObject(limits, "wmem_max", (double)result->wmem_max);
+        nd_json_add_number(limits, "wmem_max", (double)result->wmem_max);
     if (result->has_rmem_max)
-        cJSON_AddNumberToObject(limits, "rmem_max", (double)result->rmem_max);
+        nd_json_add_number(limits, "rmem_max", (double)result->rmem_max);
     if (result->bound) {
-        cJSON *bound = cJSON_AddObjectToObject(body, "bind");
-        cJSON_AddStringToObject(bound, "address", result->bound_address);
-        cJSON_AddNumberToObject(bound, "port", result->bound_port);
+        cJSON *bound = nd_json_add_object(body, "bind");
+        nd_json_add_string(bound, "address", result->bound_address);
+        nd_json_add_number(bound, "port", result->bound_port);
     }
     return body;
 }

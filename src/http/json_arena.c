@@ -36,9 +36,11 @@ struct arena {
     int slot; /* UNCLAIMED until the thread's first begin */
     unsigned depth;
     size_t used;
+    bool failed;         /* an allocation failed since the outermost begin */
+    long failures_after; /* tests: allocations left before one fails; < 0 = none */
 };
 
-static _Thread_local struct arena arena = {.slot = UNCLAIMED};
+static _Thread_local struct arena arena = {.slot = UNCLAIMED, .failures_after = -1};
 
 static char *block_of(int slot)
 {
@@ -54,6 +56,10 @@ static bool in_region(const void *pointer)
 
 static void *arena_allocate(size_t size)
 {
+    if (arena.failures_after >= 0 && arena.failures_after-- == 0) {
+        arena.failed = true;
+        return NULL;
+    }
     if (arena.depth > 0 && arena.slot >= 0) {
         size_t rounded = (size + ALIGNMENT - 1) & ~(size_t)(ALIGNMENT - 1);
         if (rounded >= size && rounded <= ND_JSON_ARENA_SIZE - arena.used) {
@@ -63,7 +69,10 @@ static void *arena_allocate(size_t size)
             return pointer;
         }
     }
-    return malloc(size);
+    void *pointer = malloc(size);
+    if (!pointer)
+        arena.failed = true;
+    return pointer;
 }
 
 /* Arena memory is released by nd_json_arena_end, not one node at a time. */
@@ -75,22 +84,26 @@ static void arena_release(void *pointer)
 
 bool nd_json_arena_install(void)
 {
+    cJSON_Hooks hooks = {.malloc_fn = arena_allocate, .free_fn = arena_release};
     void *reserved =
         mmap(NULL, (size_t)ND_JSON_ARENA_SIZE * ND_JSON_ARENA_THREADS, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (reserved == MAP_FAILED)
-        return false;
-    region = reserved;
-    POISON(region, (size_t)ND_JSON_ARENA_SIZE * ND_JSON_ARENA_THREADS);
-    cJSON_Hooks hooks = {.malloc_fn = arena_allocate, .free_fn = arena_release};
+    if (reserved != MAP_FAILED) {
+        region = reserved;
+        POISON(region, (size_t)ND_JSON_ARENA_SIZE * ND_JSON_ARENA_THREADS);
+    }
     cJSON_InitHooks(&hooks);
-    return true;
+    return reserved != MAP_FAILED;
 }
 
 void nd_json_arena_begin(void)
 {
-    if (!region)
+    if (arena.depth == 0)
+        arena.failed = false;
+    if (!region) {
+        arena.depth++;
         return;
+    }
     if (arena.slot == UNCLAIMED) {
         int slot = atomic_fetch_add_explicit(&next_slot, 1, memory_order_relaxed);
         arena.slot = slot < ND_JSON_ARENA_THREADS ? slot : NO_SLOT;
@@ -107,7 +120,17 @@ void nd_json_arena_end(void)
     arena.used = 0;
 }
 
+bool nd_json_arena_failed(void)
+{
+    return arena.failed;
+}
+
 size_t nd_json_arena_used(void)
 {
     return arena.used;
+}
+
+void nd_json_arena_fail_after(long count)
+{
+    arena.failures_after = count;
 }

@@ -22,7 +22,8 @@ enum {
 
 /* Points cJSON at the arena's allocator. Once, before any cJSON call and
  * before threads start. False when the blocks' address space cannot be
- * reserved: cJSON then keeps using malloc, and begin and end do nothing. */
+ * reserved: cJSON then allocates with malloc throughout (its failures still
+ * counted), and begin and end do nothing more. */
 bool nd_json_arena_install(void);
 
 /* Everything cJSON allocates on this thread until end comes from its block.
@@ -30,7 +31,17 @@ bool nd_json_arena_install(void);
 void nd_json_arena_begin(void);
 void nd_json_arena_end(void);
 
+/* True when an allocation cJSON asked for on this thread failed since the
+ * outermost begin: a tree built meanwhile may lack members, since cJSON's
+ * adders drop what they could not allocate, so it must not be sent. */
+bool nd_json_arena_failed(void);
+
 /* Bytes of the calling thread's block in use now (for tests). */
 size_t nd_json_arena_used(void);
+
+/* For tests: the allocation that comes after count more on this thread
+ * fails, that one alone, as when memory runs short for a moment; a negative
+ * count turns this off. */
+void nd_json_arena_fail_after(long count);
 
 #endif

@@ -6,26 +6,25 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "netdiag/clock.h"
 #include "netdiag/net.h"
 
-static int remaining_ms(const struct timespec *deadline)
+/* Milliseconds left until deadline_ns, rounded up so that poll never
+ * spins with 0 while time remains. */
+static int remaining_ms(uint64_t deadline_ns)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long long ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
-                   (deadline->tv_nsec - now.tv_nsec) / 1000000;
-    return ms > 0 ? (int)ms : 0;
+    uint64_t now = nd_clock_monotonic_ns();
+    return now < deadline_ns ? (int)((deadline_ns - now + 999999u) / 1000000u) : 0;
 }
 
 /* Waits for fd to be ready for events; false on timeout or error. */
-static bool wait_for(int fd, short events, const struct timespec *deadline)
+static bool wait_for(int fd, short events, uint64_t deadline_ns)
 {
     struct pollfd entry = {.fd = fd, .events = events};
     for (;;) {
-        int n = poll(&entry, 1, remaining_ms(deadline));
+        int n = poll(&entry, 1, remaining_ms(deadline_ns));
         if (n > 0)
             return true;
         if (n == 0 || errno != EINTR)
@@ -34,11 +33,11 @@ static bool wait_for(int fd, short events, const struct timespec *deadline)
 }
 
 static enum nd_err exchange(int fd, const char *request, size_t length, unsigned *status,
-                            const struct timespec *deadline, struct nd_error *error)
+                            uint64_t deadline_ns, struct nd_error *error)
 {
     size_t sent = 0;
     while (sent < length) {
-        if (!wait_for(fd, POLLOUT, deadline))
+        if (!wait_for(fd, POLLOUT, deadline_ns))
             return nd_error_set(error, ND_ERR_TIMEOUT, "timed out sending the request");
         ssize_t n = send(fd, request + sent, length - sent, MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EINTR)
@@ -49,7 +48,7 @@ static enum nd_err exchange(int fd, const char *request, size_t length, unsigned
     char answer[64];
     size_t received = 0;
     while (received < 12) {
-        if (!wait_for(fd, POLLIN, deadline))
+        if (!wait_for(fd, POLLIN, deadline_ns))
             return nd_error_set(error, ND_ERR_TIMEOUT, "timed out waiting for the answer");
         ssize_t n = recv(fd, answer + received, sizeof answer - 1 - received, 0);
         if (n == 0)
@@ -84,14 +83,7 @@ enum nd_err nd_http_probe(const char *url, int timeout_ms, unsigned *status, str
     if (nd_net_parse_endpoint(endpoint_text, &endpoint, error) != ND_OK)
         return ND_ERR_INVALID;
 
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    uint64_t deadline_ns = nd_clock_monotonic_ns() + (uint64_t)timeout_ms * 1000000u;
 
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *list = NULL;
@@ -114,7 +106,7 @@ enum nd_err nd_http_probe(const char *url, int timeout_ms, unsigned *status, str
     } else if (rc != 0) {
         int failure = 0;
         socklen_t failure_length = sizeof failure;
-        if (!wait_for(fd, POLLOUT, &deadline))
+        if (!wait_for(fd, POLLOUT, deadline_ns))
             err = nd_error_set(error, ND_ERR_TIMEOUT, "timed out connecting to %s", endpoint_text);
         else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &failure_length) != 0)
             err = nd_error_set_errno(error, errno, "getsockopt(SO_ERROR)");
@@ -130,7 +122,7 @@ enum nd_err nd_http_probe(const char *url, int timeout_ms, unsigned *status, str
         if (length < 0 || (size_t)length >= sizeof request)
             err = nd_error_set(error, ND_ERR_INVALID, "the URL is too long");
         else
-            err = exchange(fd, request, (size_t)length, status, &deadline, error);
+            err = exchange(fd, request, (size_t)length, status, deadline_ns, error);
     }
     if (close(fd) != 0 && err == ND_OK)
         err = nd_error_set_errno(error, errno, "close");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/json_arena.h"
 #include "http/server.h"
 #include "netdiag/format.h"
 #include "netdiag/parse.h"
@@ -162,6 +163,32 @@ cJSON *nd_json_add_bool(cJSON *object, const char *name, bool value)
     return add_member(object, name, cJSON_CreateBool(value));
 }
 
+cJSON *nd_json_add_number(cJSON *object, const char *name, double value)
+{
+    return add_member(object, name, cJSON_CreateNumber(value));
+}
+
+cJSON *nd_json_add_null(cJSON *object, const char *name)
+{
+    return add_member(object, name, cJSON_CreateNull());
+}
+
+cJSON *nd_json_add_item(cJSON *object, const char *name, cJSON *item)
+{
+    return add_member(object, name, item);
+}
+
+cJSON *nd_json_append(cJSON *array, cJSON *item)
+{
+    if (!item)
+        return NULL;
+    if (!cJSON_AddItemToArray(array, item)) {
+        cJSON_Delete(item);
+        return NULL;
+    }
+    return item;
+}
+
 cJSON *nd_json_add_object(cJSON *object, const char *name)
 {
     return add_member(object, name, cJSON_CreateObject());
@@ -287,8 +314,11 @@ static void send_json(struct nd_request *request, unsigned status, const char *c
         cJSON_Delete(body);
         return;
     }
+    /* A tree built while an allocation failed may lack members (cJSON's
+     * adders drop what they could not allocate): never sent as a 200. */
     size_t length = 0;
-    struct MHD_Response *response = body ? print_json(body, request->pretty, &length) : NULL;
+    struct MHD_Response *response =
+        body && !nd_json_arena_failed() ? print_json(body, request->pretty, &length) : NULL;
     cJSON_Delete(body);
     if (!response) {
         reply_out_of_memory(request);

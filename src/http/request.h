@@ -81,8 +81,16 @@ bool nd_param_bool(struct nd_request *request, const char *name, bool *value, bo
 cJSON *nd_json_add_integer(cJSON *object, const char *name, uint64_t value);
 cJSON *nd_json_add_string(cJSON *object, const char *name, const char *value);
 cJSON *nd_json_add_bool(cJSON *object, const char *name, bool value);
+cJSON *nd_json_add_number(cJSON *object, const char *name, double value);
+cJSON *nd_json_add_null(cJSON *object, const char *name);
 cJSON *nd_json_add_object(cJSON *object, const char *name);
 cJSON *nd_json_add_array(cJSON *object, const char *name);
+
+/* Adds item (which it takes, deleting it when the add fails). */
+cJSON *nd_json_add_item(cJSON *object, const char *name, cJSON *item);
+
+/* Appends item to array (taking it likewise). */
+cJSON *nd_json_append(cJSON *array, cJSON *item);
 
 /* --- Answers. Exactly one per request. --- */
 
