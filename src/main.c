@@ -22,6 +22,7 @@
 #include "http/metrics.h"
 #include "http/probe.h"
 #include "echo/echo.h"
+#include "http/routes.h"
 #include "http/server.h"
 #include "runtime/runtime.h"
 #include "netdiag/allowlist.h"
@@ -261,6 +262,19 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* Each handler's settings travel with its route. */
+    static struct nd_route_settings route_settings;
+    route_settings = (struct nd_route_settings){
+        .sntp = {.default_server = config.sntp_server, .allow = &config.sntp_allow},
+        .docs = {.directory = config.docs_dir},
+        .modules = {.ready = echo ? echo_ready : NULL,
+                    .ready_context = echo,
+                    .metrics = echo ? echo_metrics : NULL,
+                    .metrics_context = echo},
+    };
+    static struct nd_route routes[ND_ROUTES_MAX];
+    nd_routes_build(&route_settings, routes);
+
     struct nd_http_config http = {
         .listen_fd = listen_fd,
         .threads = config.threads ? (unsigned)config.threads : cpu_count(),
@@ -270,16 +284,11 @@ int main(int argc, char **argv)
         .connection_memory = (size_t)config.connection_memory,
         .access_log = config.access_log,
         .cors_origin = config.cors_origin,
-        .ready = echo ? echo_ready : NULL,
-        .ready_context = echo,
         .runtime = runtime,
+        .routes = routes,
+        .route_count = nd_routes_count,
         .slow_max_waiting = (unsigned)config.slow_max_waiting,
-        .sntp_default_server = config.sntp_server,
-        .sntp_allow = &config.sntp_allow,
-        .docs_dir = config.docs_dir,
         .auth_token = config.auth_token,
-        .extra_metrics = echo ? echo_metrics : NULL,
-        .extra_metrics_context = echo,
     };
     struct nd_http_server *server;
     if (nd_http_start(&http, &server, &error) != ND_OK) {

@@ -9,6 +9,7 @@
 
 #include "http/handlers.h"
 #include "http/request.h"
+#include "http/routes.h"
 #include "http/server.h"
 
 /* Generated at build time from openapi/openapi.yaml (cmake/embed_openapi.py). */
@@ -52,7 +53,8 @@ static const char missing_page[] =
 
 void nd_handle_docs(struct nd_request *request)
 {
-    const char *directory = nd_http_get_config(request->server)->docs_dir;
+    const struct nd_docs_settings *settings = request->route->context;
+    const char *directory = settings ? settings->directory : NULL;
     char probe[4096];
     struct stat status;
     bool installed = directory && directory[0] &&
@@ -113,7 +115,8 @@ void nd_handle_docs_asset(struct nd_request *request)
     const char *name = request->target + sizeof prefix - 1;
     size_t length = request->path_length - (sizeof prefix - 1);
     char file_name[129];
-    const char *directory = nd_http_get_config(request->server)->docs_dir;
+    const struct nd_docs_settings *settings = request->route->context;
+    const char *directory = settings ? settings->directory : NULL;
     if (!safe_file_name(name, length) || !directory || !directory[0]) {
         nd_reply_problem_format(request, 404, "not_found", NULL, "no such documentation file");
         return;

@@ -46,8 +46,15 @@ void nd_handle_healthz(struct nd_request *request)
 
 void nd_handle_readyz(struct nd_request *request)
 {
+    const struct nd_module_reports *modules = request->route->context;
     char reason[128] = "";
-    bool ready = nd_http_ready(request->server, reason, sizeof reason);
+    bool ready = true;
+    if (nd_http_is_draining(request->server)) {
+        snprintf(reason, sizeof reason, "draining: shutting down");
+        ready = false;
+    } else if (modules && modules->ready) {
+        ready = modules->ready(modules->ready_context, reason, sizeof reason);
+    }
     cJSON *body = cJSON_CreateObject();
     nd_json_add_string(body, "status", ready ? "ready" : "not_ready");
     if (!ready)
@@ -104,9 +111,9 @@ void nd_handle_metrics(struct nd_request *request)
     struct nd_metrics_text text = {0};
     nd_metrics_render(&text);
     render_server_metrics(&text, request->server);
-    const struct nd_http_config *config = nd_http_get_config(request->server);
-    if (config->extra_metrics)
-        config->extra_metrics(config->extra_metrics_context, &text);
+    const struct nd_module_reports *modules = request->route->context;
+    if (modules && modules->metrics)
+        modules->metrics(modules->metrics_context, &text);
     if (text.failed) {
         free(text.data);
         nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");

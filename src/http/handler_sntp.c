@@ -12,6 +12,7 @@
 #include "http/deferred.h"
 #include "http/handlers.h"
 #include "http/request.h"
+#include "http/routes.h"
 #include "http/server.h"
 #include "netdiag/allowlist.h"
 #include "netdiag/net.h"
@@ -349,7 +350,7 @@ static const struct nd_deferred_ops sntp_ops = {
 
 void nd_handle_sntp(struct nd_request *request)
 {
-    const struct nd_http_config *config = nd_http_get_config(request->server);
+    const struct nd_sntp_settings *settings = request->route->context;
     const char *server_text;
     size_t version_index = 1;
     uint64_t timeout_ms = DEFAULT_TIMEOUT_MS;
@@ -358,7 +359,7 @@ void nd_handle_sntp(struct nd_request *request)
         !nd_param_number(request, "timeout_ms", 1, MAX_TIMEOUT_MS, false, &timeout_ms, NULL))
         return;
     if (!server_text)
-        server_text = config->sntp_default_server;
+        server_text = settings->default_server;
 
     struct sntp_state *state = calloc(1, sizeof *state);
     if (!state) {
@@ -369,7 +370,7 @@ void nd_handle_sntp(struct nd_request *request)
     }
     state->version = version_index == 0 ? 3 : 4;
     state->timeout_ms = (unsigned)timeout_ms;
-    state->allow = config->sntp_allow;
+    state->allow = settings->allow;
 
     struct nd_net_endpoint endpoint;
     struct nd_error error;

@@ -1,8 +1,36 @@
-/* The endpoint handlers, one file each under src/http/handler_<name>.c. */
+/* The endpoint handlers, one file each under src/http/handler_<name>.c, and
+ * the settings some of them take: each reads its own from the route it was
+ * registered with (request->route->context), never from a global. */
 #ifndef NETDIAG_HTTP_HANDLERS_H
 #define NETDIAG_HTTP_HANDLERS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct nd_request;
+struct nd_allowlist;
+struct nd_metrics_text;
+
+/* /time/sntp. */
+struct nd_sntp_settings {
+    const char *default_server;       /* "host", "host:port" or "[v6]:port" */
+    const struct nd_allowlist *allow; /* servers it may query; empty = any */
+};
+
+/* /docs and its files. */
+struct nd_docs_settings {
+    const char *directory; /* Swagger UI's files; NULL or "" = not installed */
+};
+
+/* What other modules (the echo listener) tell /readyz and /metrics. */
+typedef bool (*nd_ready_fn)(void *context, char *reason, size_t size);
+typedef void (*nd_metrics_fn)(void *context, struct nd_metrics_text *text);
+struct nd_module_reports {
+    nd_ready_fn ready; /* may be NULL; false with a short reason when not ready */
+    void *ready_context;
+    nd_metrics_fn metrics; /* may be NULL; appends the module's metrics */
+    void *metrics_context;
+};
 
 void nd_handle_index(struct nd_request *request);
 void nd_handle_healthz(struct nd_request *request);

@@ -26,7 +26,7 @@ static const uint64_t bucket_bounds_us[] = {50,     100,     250,     500,     1
 enum { BUCKET_COUNT = sizeof bucket_bounds_us / sizeof bucket_bounds_us[0] };
 
 /* Routes in the table plus one for paths that match none. */
-enum { MAX_ROUTES = 32 };
+enum { MAX_ROUTES = ND_ROUTES_MAX };
 
 struct route_counters {
     atomic_uint_fast64_t requests[METHOD_COUNT][STATUS_COUNT];
@@ -47,8 +47,7 @@ static size_t route_slot(const struct nd_route *route)
 {
     if (!route)
         return MAX_ROUTES;
-    size_t index = (size_t)(route - nd_routes);
-    return index < MAX_ROUTES ? index : MAX_ROUTES;
+    return route->index < MAX_ROUTES ? route->index : MAX_ROUTES;
 }
 
 static size_t method_slot(const char *method)

@@ -112,15 +112,37 @@ const struct nd_route nd_routes[] = {
 };
 
 const size_t nd_routes_count = sizeof nd_routes / sizeof nd_routes[0];
+_Static_assert(sizeof nd_routes / sizeof nd_routes[0] <= ND_ROUTES_MAX, "raise ND_ROUTES_MAX");
 
-const struct nd_route *nd_route_find(const char *path, size_t length)
+void nd_routes_build(const struct nd_route_settings *settings, struct nd_route *routes)
 {
+    const struct {
+        nd_handler_fn handler;
+        const void *context;
+    } contexts[] = {
+        {nd_handle_sntp, &settings->sntp},       {nd_handle_docs, &settings->docs},
+        {nd_handle_docs_asset, &settings->docs}, {nd_handle_readyz, &settings->modules},
+        {nd_handle_metrics, &settings->modules},
+    };
     for (size_t i = 0; i < nd_routes_count; i++) {
-        const char *candidate = nd_routes[i].path;
+        routes[i] = nd_routes[i];
+        routes[i].index = i;
+        for (size_t j = 0; j < sizeof contexts / sizeof contexts[0]; j++) {
+            if (routes[i].handler == contexts[j].handler)
+                routes[i].context = contexts[j].context;
+        }
+    }
+}
+
+const struct nd_route *nd_route_find(const struct nd_route *routes, size_t count, const char *path,
+                                     size_t length)
+{
+    for (size_t i = 0; i < count; i++) {
+        const char *candidate = routes[i].path;
         size_t candidate_length = strlen(candidate);
-        bool matches = nd_routes[i].prefix ? length > candidate_length : length == candidate_length;
+        bool matches = routes[i].prefix ? length > candidate_length : length == candidate_length;
         if (matches && memcmp(candidate, path, candidate_length) == 0)
-            return &nd_routes[i];
+            return &routes[i];
     }
     return NULL;
 }

@@ -8,7 +8,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "http/handlers.h"
+
 struct nd_request;
+
+enum { ND_ROUTES_MAX = 32 }; /* rows the table may grow to (metrics keep a slot per row) */
 
 typedef void (*nd_handler_fn)(struct nd_request *request);
 
@@ -19,14 +23,30 @@ struct nd_route {
     const char *const *params; /* accepted query parameters, NULL-terminated; "pretty" is global */
     const char *tag;
     const char *summary;
-    bool prefix;      /* matches every path that starts with path (a file under /docs/) */
-    bool open_access; /* needs no token even with --auth-token-file (probes, metrics) */
+    bool prefix;         /* matches every path that starts with path (a file under /docs/) */
+    bool open_access;    /* needs no token even with --auth-token-file (probes, metrics) */
+    const void *context; /* the handler's settings (handlers.h), or NULL */
+    size_t index;        /* the row's position in nd_routes */
 };
 
+/* The table: every endpoint, without settings. */
 extern const struct nd_route nd_routes[];
 extern const size_t nd_routes_count;
 
-/* The route for a path (not NUL-terminated, length bytes), or NULL. */
-const struct nd_route *nd_route_find(const char *path, size_t length);
+/* The settings of the handlers that take any; they must outlive the server. */
+struct nd_route_settings {
+    struct nd_sntp_settings sntp;
+    struct nd_docs_settings docs;
+    struct nd_module_reports modules; /* for /readyz and /metrics */
+};
+
+/* Fills routes (nd_routes_count rows) with the table, each row given its
+ * handler's settings as its context. */
+void nd_routes_build(const struct nd_route_settings *settings, struct nd_route *routes);
+
+/* The route among routes (count rows) for a path (not NUL-terminated,
+ * length bytes), or NULL. */
+const struct nd_route *nd_route_find(const struct nd_route *routes, size_t count, const char *path,
+                                     size_t length);
 
 #endif

@@ -230,7 +230,9 @@ static void dispatch(struct nd_request *request, const char *method)
         query_length--;
     }
 
-    request->route = nd_route_find(request->target, request->path_length);
+    struct nd_http_server *server = request->server;
+    request->route = nd_route_find(server->config.routes, server->config.route_count,
+                                   request->target, request->path_length);
     if (!request->route) {
         nd_reply_problem_format(request, 404, "not_found", NULL, "no endpoint at '%.*s'",
                                 (int)(request->path_length < 128 ? request->path_length : 128),
@@ -545,22 +547,6 @@ void nd_http_get_connection_stats(const struct nd_http_server *server, unsigned 
 struct nd_deferred *nd_http_deferred(const struct nd_http_server *server)
 {
     return server->deferred;
-}
-
-const struct nd_http_config *nd_http_get_config(const struct nd_http_server *server)
-{
-    return &server->config;
-}
-
-bool nd_http_ready(const struct nd_http_server *server, char *reason, size_t size)
-{
-    if (atomic_load(&server->draining)) {
-        snprintf(reason, size, "draining: shutting down");
-        return false;
-    }
-    if (server->config.ready)
-        return server->config.ready(server->config.ready_context, reason, size);
-    return true;
 }
 
 void nd_http_stop(struct nd_http_server *server)

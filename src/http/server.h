@@ -9,18 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "netdiag/allowlist.h"
 #include "netdiag/error.h"
 
-/* Extra readiness condition (the echo listener's, for instance). Returns true
- * when ready; otherwise writes a short reason. */
-typedef bool (*nd_ready_fn)(void *context, char *reason, size_t size);
-
-struct nd_metrics_text;
+struct nd_route;
 struct nd_runtime;
-
-/* Appends other modules' metrics (the echo listener's) to a /metrics answer. */
-typedef void (*nd_metrics_fn)(void *context, struct nd_metrics_text *text);
 
 struct nd_http_config {
     int listen_fd;               /* bound and listening; the server owns it once started */
@@ -32,17 +24,12 @@ struct nd_http_config {
     unsigned connection_timeout_s;
     size_t connection_memory; /* per-connection buffer: bounds request line and headers */
     bool access_log;
-    const char *cors_origin;    /* NULL or "" = no CORS headers */
-    struct nd_runtime *runtime; /* where slow requests and deadlines wait */
-    nd_ready_fn ready;          /* may be NULL */
-    void *ready_context;
-    unsigned slow_max_waiting;             /* slow requests (DNS, SNTP) in progress at most */
-    const char *sntp_default_server;       /* "host" or "host:port" */
-    const struct nd_allowlist *sntp_allow; /* servers /time/sntp may query; empty = any */
-    const char *docs_dir;                  /* Swagger UI's files; NULL or "" = not installed */
-    const char *auth_token;                /* bearer token most routes require; NULL or "" = none */
-    nd_metrics_fn extra_metrics;           /* may be NULL */
-    void *extra_metrics_context;
+    const char *cors_origin;       /* NULL or "" = no CORS headers */
+    struct nd_runtime *runtime;    /* where slow requests and deadlines wait */
+    const struct nd_route *routes; /* nd_routes_build's; they must outlive the server */
+    size_t route_count;
+    unsigned slow_max_waiting; /* slow requests (DNS, SNTP) in progress at most */
+    const char *auth_token;    /* bearer token most routes require; NULL or "" = none */
 };
 
 struct nd_http_server;
@@ -77,12 +64,5 @@ void nd_http_stop(struct nd_http_server *server);
 
 /* The engine for slow work (DNS, UDP), for handlers that defer. */
 struct nd_deferred *nd_http_deferred(const struct nd_http_server *server);
-
-/* The configuration the server was started with. */
-const struct nd_http_config *nd_http_get_config(const struct nd_http_server *server);
-
-/* Readiness as /readyz reports it: false with a reason when draining or
- * when the extra condition fails. */
-bool nd_http_ready(const struct nd_http_server *server, char *reason, size_t size);
 
 #endif

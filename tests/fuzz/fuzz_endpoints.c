@@ -30,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *question = memchr(request->target, '?', length);
     request->path_length = question ? (size_t)(question - request->target) : length;
     request->method = "GET";
-    const struct nd_route *route = nd_route_find(request->target, request->path_length);
+    const struct nd_route *route =
+        nd_route_find(nd_routes, nd_routes_count, request->target, request->path_length);
     if (route && fuzzable(route->path)) {
         const char *query = question ? question + 1 : "";
         char bad_name[72];

@@ -40,7 +40,8 @@ static struct outcome run(const char *target, long fail_after)
     const char *question = strchr(request->target, '?');
     request->path_length = question ? (size_t)(question - request->target) : length;
     request->method = "GET";
-    request->route = nd_route_find(request->target, request->path_length);
+    request->route =
+        nd_route_find(nd_routes, nd_routes_count, request->target, request->path_length);
     assert_non_null(request->route);
     const char *query = question ? question + 1 : "";
     char bad_name[72];

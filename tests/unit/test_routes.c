@@ -136,17 +136,55 @@ static void test_every_documented_path_is_served(void **state)
 static void test_lookup(void **state)
 {
     (void)state;
-    assert_string_equal(nd_route_find("/byteorder", 10)->path, "/byteorder");
-    assert_null(nd_route_find("/byteorde", 9));
-    assert_null(nd_route_find("/byteorderx", 11));
-    assert_null(nd_route_find("/docs/", 6));
-    assert_non_null(nd_route_find("/docs/swagger-ui.css", 20));
-    assert_string_equal(nd_route_find("/docs", 5)->path, "/docs");
+    assert_string_equal(nd_route_find(nd_routes, nd_routes_count, "/byteorder", 10)->path,
+                        "/byteorder");
+    assert_null(nd_route_find(nd_routes, nd_routes_count, "/byteorde", 9));
+    assert_null(nd_route_find(nd_routes, nd_routes_count, "/byteorderx", 11));
+    assert_null(nd_route_find(nd_routes, nd_routes_count, "/docs/", 6));
+    assert_non_null(nd_route_find(nd_routes, nd_routes_count, "/docs/swagger-ui.css", 20));
+    assert_string_equal(nd_route_find(nd_routes, nd_routes_count, "/docs", 5)->path, "/docs");
+}
+
+/* Each handler with settings finds its own on its route; the rest none. */
+static void test_build_gives_each_route_its_settings(void **state)
+{
+    (void)state;
+    struct nd_route_settings settings = {
+        .sntp = {.default_server = "time.test"},
+        .docs = {.directory = "/usr/share/netdiag/swagger-ui"},
+    };
+    struct nd_route routes[ND_ROUTES_MAX];
+    nd_routes_build(&settings, routes);
+    static const struct {
+        const char *path;
+        size_t offset; /* of the expected context in settings; SIZE_MAX = none */
+    } expected[] = {
+        {"/time/sntp", offsetof(struct nd_route_settings, sntp)},
+        {"/docs", offsetof(struct nd_route_settings, docs)},
+        {"/docs/swagger-ui.css", offsetof(struct nd_route_settings, docs)},
+        {"/readyz", offsetof(struct nd_route_settings, modules)},
+        {"/metrics", offsetof(struct nd_route_settings, modules)},
+        {"/byteorder", SIZE_MAX},
+        {"/healthz", SIZE_MAX},
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+        const struct nd_route *route =
+            nd_route_find(routes, nd_routes_count, expected[i].path, strlen(expected[i].path));
+        assert_non_null(route);
+        const void *context =
+            expected[i].offset == SIZE_MAX ? NULL : (const char *)&settings + expected[i].offset;
+        assert_ptr_equal(route->context, context);
+    }
+    for (size_t i = 0; i < nd_routes_count; i++) {
+        assert_int_equal(routes[i].index, i);
+        assert_string_equal(routes[i].path, nd_routes[i].path);
+    }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_build_gives_each_route_its_settings),
         cmocka_unit_test(test_every_route_is_documented),
         cmocka_unit_test(test_every_documented_path_is_served),
         cmocka_unit_test(test_lookup),
