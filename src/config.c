@@ -80,6 +80,10 @@ static const struct option options[] = {
      "default server for /time/sntp: host, host:port or [IPV6]:port"},
     {"sntp-allow", "NETDIAG_SNTP_ALLOW", "", OPTION_ALLOWLIST, 0, 0, FIELD(sntp_allow),
      "servers /time/sntp may query: host names and CIDRs, comma-separated; empty = any"},
+    {"connect-allow", "NETDIAG_CONNECT_ALLOW", "", OPTION_ALLOWLIST, 0, 0, FIELD(connect_allow),
+     "destinations /connect may reach: host names and CIDRs, each with :PORT or :LOW-HIGH, "
+     "comma-separated; empty = any but link-local and cloud metadata addresses, which must be "
+     "named; off = /connect is disabled"},
     {"auth-token-file", "NETDIAG_AUTH_TOKEN_FILE", "", OPTION_PATH, 0, 0, FIELD(auth_token_file),
      "file holding a bearer token every route but /healthz, /readyz, /metrics requires"},
     {"docs-dir", "NETDIAG_DOCS_DIR", "", OPTION_PATH, 0, 0, FIELD(docs_dir),

@@ -38,6 +38,7 @@ struct nd_config {
     uint64_t slow_max_waiting;
     char sntp_server[ND_NET_HOST_MAX + 8];
     struct nd_allowlist sntp_allow;
+    struct nd_allowlist connect_allow;
     char docs_dir[ND_CONFIG_PATH_MAX]; /* found beside the binary when not given */
     char auth_token_file[ND_CONFIG_PATH_MAX];
     char auth_token[ND_CONFIG_TOKEN_MAX]; /* read from auth_token_file; "" = none */

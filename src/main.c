@@ -22,8 +22,10 @@
 #include "http/metrics.h"
 #include "http/probe.h"
 #include "echo/echo.h"
+#include "http/handlers.h"
 #include "http/routes.h"
 #include "http/server.h"
+#include "probe/connect.h"
 #include "runtime/runtime.h"
 #include "netdiag/allowlist.h"
 #include "netdiag/net.h"
@@ -263,15 +265,21 @@ int main(int argc, char **argv)
     }
 
     /* Each handler's settings travel with its route. */
+    static struct nd_connect_stats connect_stats;
     static struct nd_route_settings route_settings;
     route_settings = (struct nd_route_settings){
         .sntp = {.default_server = config.sntp_server, .allow = &config.sntp_allow},
+        .connect = {.allow = &config.connect_allow, .stats = &connect_stats},
         .docs = {.directory = config.docs_dir},
-        .modules = {.ready = echo ? echo_ready : NULL,
-                    .ready_context = echo,
-                    .metrics = echo ? echo_metrics : NULL,
-                    .metrics_context = echo},
+        .modules = {.ready = echo ? echo_ready : NULL, .ready_context = echo},
     };
+    struct nd_module_reports *reports = &route_settings.modules;
+    reports->metrics[reports->metrics_count].render = nd_connect_metrics;
+    reports->metrics[reports->metrics_count++].context = &connect_stats;
+    if (echo) {
+        reports->metrics[reports->metrics_count].render = echo_metrics;
+        reports->metrics[reports->metrics_count++].context = echo;
+    }
     static struct nd_route routes[ND_ROUTES_MAX];
     nd_routes_build(&route_settings, routes);
 

@@ -6,6 +6,7 @@
 #ifndef NETDIAG_FORMAT_H
 #define NETDIAG_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,5 +19,14 @@ size_t nd_format_decimal(uint64_t value, char *out);
 
 /* count bytes as 2 * count lower-case hex digits, then a NUL, into out. */
 void nd_format_hex(const uint8_t *bytes, size_t count, char *out);
+
+/* Length of the valid UTF-8 sequence at text (at most available bytes), or
+ * 0 when it is not one: RFC 3629, so no overlong forms, no surrogates,
+ * nothing above U+10FFFF. */
+size_t nd_format_utf8_length(const uint8_t *text, size_t available);
+
+/* True when all length bytes are valid UTF-8 with no NUL: text that can go
+ * into a JSON string as it is. */
+bool nd_format_is_utf8(const uint8_t *text, size_t length);
 
 #endif

@@ -7,6 +7,7 @@
 #define NETDIAG_PARSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "netdiag/error.h"
@@ -19,6 +20,11 @@ enum nd_err nd_parse_number(const char *text, uint64_t max, uint64_t *out);
 
 /* Hexadecimal digits only, no prefix, into up to 64 bits. */
 enum nd_err nd_parse_hex(const char *text, uint64_t max, uint64_t *out);
+
+/* Bytes written as pairs of hex digits ("48656c6c6f", either case, nothing
+ * else) into out; *length says how many. ND_ERR_INVALID for an odd count or
+ * another character, ND_ERR_RANGE past capacity bytes. */
+enum nd_err nd_parse_hex_bytes(const char *text, uint8_t *out, size_t capacity, size_t *length);
 
 /* Seconds as "100", "0.5" or "2.25" (no sign, no exponent, at most six
  * decimals) into microseconds; ND_ERR_RANGE above max_seconds. */

@@ -46,6 +46,35 @@ enum nd_err nd_parse_hex(const char *text, uint64_t max, uint64_t *out)
     return parse_digits(text, 16, max, out);
 }
 
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+enum nd_err nd_parse_hex_bytes(const char *text, uint8_t *out, size_t capacity, size_t *length)
+{
+    size_t digits = text ? strlen(text) : 0;
+    *length = 0;
+    if (!text || digits % 2 != 0)
+        return ND_ERR_INVALID;
+    if (digits / 2 > capacity)
+        return ND_ERR_RANGE;
+    for (size_t i = 0; i < digits; i += 2) {
+        int high = hex_value(text[i]), low = hex_value(text[i + 1]);
+        if (high < 0 || low < 0)
+            return ND_ERR_INVALID;
+        out[i / 2] = (uint8_t)(high << 4 | low);
+    }
+    *length = digits / 2;
+    return ND_OK;
+}
+
 enum nd_err nd_parse_number(const char *text, uint64_t max, uint64_t *out)
 {
     if (text && text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))

@@ -198,7 +198,7 @@ enum nd_err nd_resolve_reverse(const char *address, struct nd_resolve_reverse *o
                                struct nd_error *error)
 {
     struct sockaddr_storage storage;
-    socklen_t length;
+    socklen_t length = 0;
     enum nd_err err = nd_resolve_reverse_prepare(address, out, &storage, &length, error);
     if (err != ND_OK)
         return err;

@@ -112,8 +112,8 @@ void nd_handle_metrics(struct nd_request *request)
     nd_metrics_render(&text);
     render_server_metrics(&text, request->server);
     const struct nd_module_reports *modules = request->route->context;
-    if (modules && modules->metrics)
-        modules->metrics(modules->metrics_context, &text);
+    for (size_t i = 0; modules && i < modules->metrics_count; i++)
+        modules->metrics[i].render(modules->metrics[i].context, &text);
     if (text.failed) {
         free(text.data);
         nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");

@@ -155,7 +155,8 @@ static void on_resolved(uv_getaddrinfo_t *lookup, int status, struct addrinfo *l
     memcpy(&state->server, list->ai_addr, list->ai_addrlen);
     state->server_length = list->ai_addrlen;
     uv_freeaddrinfo(list);
-    if (!nd_allowlist_permits(state->allow, state->host, (struct sockaddr *)&state->server)) {
+    if (!nd_allowlist_permits(state->allow, state->host, (struct sockaddr *)&state->server,
+                              state->port)) {
         char address[ND_NET_ADDRESS_TEXT_MAX];
         nd_net_format_address((struct sockaddr *)&state->server, address, sizeof address);
         nd_error_set(&state->error, ND_ERR_FORBIDDEN,

@@ -22,14 +22,26 @@ struct nd_docs_settings {
     const char *directory; /* Swagger UI's files; NULL or "" = not installed */
 };
 
-/* What other modules (the echo listener) tell /readyz and /metrics. */
+/* /connect. */
+struct nd_connect_stats;
+struct nd_connect_settings {
+    const struct nd_allowlist *allow; /* "off" disables the endpoint */
+    struct nd_connect_stats *stats;   /* for /metrics */
+};
+
+/* What other modules (the echo listener, the probes) tell /readyz and
+ * /metrics. */
 typedef bool (*nd_ready_fn)(void *context, char *reason, size_t size);
 typedef void (*nd_metrics_fn)(void *context, struct nd_metrics_text *text);
+enum { ND_METRICS_SOURCES_MAX = 8 };
 struct nd_module_reports {
     nd_ready_fn ready; /* may be NULL; false with a short reason when not ready */
     void *ready_context;
-    nd_metrics_fn metrics; /* may be NULL; appends the module's metrics */
-    void *metrics_context;
+    struct {
+        nd_metrics_fn render; /* appends the module's metrics */
+        void *context;
+    } metrics[ND_METRICS_SOURCES_MAX];
+    size_t metrics_count;
 };
 
 void nd_handle_index(struct nd_request *request);
@@ -47,5 +59,9 @@ void nd_handle_hostinfo(struct nd_request *request);
 void nd_handle_resolve(struct nd_request *request);
 void nd_handle_sntp(struct nd_request *request);
 void nd_handle_sockopts(struct nd_request *request);
+void nd_handle_connect(struct nd_request *request);
+
+/* /connect's counters (context: its struct nd_connect_stats), for /metrics. */
+void nd_connect_metrics(void *context, struct nd_metrics_text *text);
 
 #endif

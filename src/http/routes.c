@@ -13,6 +13,9 @@ static const char *const sockopts_params[] = {"type",    "family",    "sndbuf", 
                                               "nodelay", "reuseaddr", "timeout", "blocking",
                                               "bind",    NULL};
 static const char *const sntp_params[] = {"server", "timeout_ms", "version", NULL};
+static const char *const connect_params[] = {"host",   "port",     "family",    "timeout_ms",
+                                             "send",   "send_hex", "http_path", "read_bytes",
+                                             "expect", NULL};
 
 const struct nd_route nd_routes[] = {
     {.method = "GET",
@@ -104,6 +107,12 @@ const struct nd_route nd_routes[] = {
      .tag = "network",
      .summary = "Time and clock offset from an SNTP server"},
     {.method = "GET",
+     .path = "/connect",
+     .handler = nd_handle_connect,
+     .params = connect_params,
+     .tag = "network",
+     .summary = "Connect to host:port, send, read the reply: which step fails, and how"},
+    {.method = "GET",
      .path = "/sockopts",
      .handler = nd_handle_sockopts,
      .params = sockopts_params,
@@ -120,9 +129,9 @@ void nd_routes_build(const struct nd_route_settings *settings, struct nd_route *
         nd_handler_fn handler;
         const void *context;
     } contexts[] = {
-        {nd_handle_sntp, &settings->sntp},       {nd_handle_docs, &settings->docs},
-        {nd_handle_docs_asset, &settings->docs}, {nd_handle_readyz, &settings->modules},
-        {nd_handle_metrics, &settings->modules},
+        {nd_handle_sntp, &settings->sntp},      {nd_handle_connect, &settings->connect},
+        {nd_handle_docs, &settings->docs},      {nd_handle_docs_asset, &settings->docs},
+        {nd_handle_readyz, &settings->modules}, {nd_handle_metrics, &settings->modules},
     };
     for (size_t i = 0; i < nd_routes_count; i++) {
         routes[i] = nd_routes[i];

@@ -308,10 +308,13 @@ function exampleRequest(op, overrides = {}) {
 
 // The tests send traffic to this machine only: the examples' pool.ntp.org
 // becomes a fake NTP server on the loopback, www.python.org localhost (no
-// query leaves for a DNS server).
+// query leaves for a DNS server), /connect's destination the loopback.
 function localOverrides(op, ntpPort) {
   if (op.path === '/time/sntp') return { server: `127.0.0.1:${ntpPort}` };
   if (op.path === '/resolve') return { host: ['localhost'] };
+  // Port 1 on the loopback refuses at once; send, send_hex and http_path
+  // exclude each other, so the example sends one of them.
+  if (op.path === '/connect') return { host: '127.0.0.1', port: 1, send_hex: null, http_path: null };
   return {};
 }
 

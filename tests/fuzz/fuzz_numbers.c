@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (nd_allowlist_parse(text, &list, &error) == ND_OK) {
             struct sockaddr_in address = {.sin_family = AF_INET};
             address.sin_addr.s_addr = htonl(0x7f000001);
-            nd_allowlist_permits(&list, text, (struct sockaddr *)&address);
+            nd_allowlist_permits(&list, text, (struct sockaddr *)&address, 443);
         }
         break;
     }

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -104,7 +106,26 @@ static unsigned port_from_log(const char *log, const char *key)
     return colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
 }
 
-void nd_test_server_start(struct nd_test_server *server, const char *const *extra_args)
+static void remove_directory(const char *directory)
+{
+    char command[512];
+    snprintf(command, sizeof command, "rm -rf '%s'", directory);
+    if (system(command) != 0)
+        fprintf(stderr, "could not remove %s\n", directory);
+}
+
+/* In the child, before exec: /etc/hosts replaced by the file at hosts for
+ * this process alone, in a mount namespace of its own. */
+static bool replace_hosts_file(const char *hosts)
+{
+    return unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+           mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL) == 0;
+}
+
+enum { CANNOT_REPLACE_HOSTS = 77 };
+
+static bool start_server(struct nd_test_server *server, const char *const *extra_args,
+                         const char *hosts_text)
 {
     memset(server, 0, sizeof *server);
     const char *binary = getenv("NETDIAG_BINARY");
@@ -112,6 +133,14 @@ void nd_test_server_start(struct nd_test_server *server, const char *const *extr
     snprintf(server->directory, sizeof server->directory, "/tmp/netdiag-test-XXXXXX");
     assert_non_null(mkdtemp(server->directory));
     snprintf(server->log_path, sizeof server->log_path, "%s/server.log", server->directory);
+    char hosts[sizeof server->directory + 16];
+    snprintf(hosts, sizeof hosts, "%s/hosts", server->directory);
+    if (hosts_text) {
+        FILE *file = fopen(hosts, "w");
+        assert_non_null(file);
+        assert_true(fputs(hosts_text, file) >= 0);
+        assert_int_equal(fclose(file), 0);
+    }
 
     const char *argv[MAX_ARGS];
     size_t argc = 0;
@@ -135,6 +164,8 @@ void nd_test_server_start(struct nd_test_server *server, const char *const *extr
         if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
             _exit(127);
         close(fd);
+        if (hosts_text && !replace_hosts_file(hosts))
+            _exit(CANNOT_REPLACE_HOSTS);
         execv(binary, (char *const *)argv);
         _exit(127);
     }
@@ -149,24 +180,32 @@ void nd_test_server_start(struct nd_test_server *server, const char *const *extr
             break;
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
+            server->pid = 0;
+            if (hosts_text && WIFEXITED(status) && WEXITSTATUS(status) == CANNOT_REPLACE_HOSTS) {
+                remove_directory(server->directory);
+                return false;
+            }
             char *text = nd_test_server_log(server);
             fprintf(stderr, "netdiag exited at start:\n%s\n", text);
             free(text);
-            server->pid = 0;
             fail_msg("netdiag did not start");
         }
         sleep_ms(10);
     }
     assert_true(server->http_port > 0);
     snprintf(server->base_url, sizeof server->base_url, "http://127.0.0.1:%u", server->http_port);
+    return true;
 }
 
-static void remove_directory(const char *directory)
+void nd_test_server_start(struct nd_test_server *server, const char *const *extra_args)
 {
-    char command[512];
-    snprintf(command, sizeof command, "rm -rf '%s'", directory);
-    if (system(command) != 0)
-        fprintf(stderr, "could not remove %s\n", directory);
+    start_server(server, extra_args, NULL);
+}
+
+bool nd_test_server_start_with_hosts(struct nd_test_server *server, const char *const *extra_args,
+                                     const char *hosts)
+{
+    return start_server(server, extra_args, hosts);
 }
 
 int nd_test_server_stop(struct nd_test_server *server, int timeout_ms)
@@ -222,8 +261,9 @@ void nd_test_request(const struct nd_test_server *server, const char *method, co
     memset(response, 0, sizeof *response);
     CURL *curl = curl_easy_init();
     assert_non_null(curl);
-    char url[4096 + 64];
-    snprintf(url, sizeof url, "%s%s", server->base_url, path);
+    char url[16384];
+    int length = snprintf(url, sizeof url, "%s%s", server->base_url, path);
+    assert_true(length > 0 && (size_t)length < sizeof url); /* never a silently shorter URL */
     struct growing_buffer body = {0}, head = {0};
     struct curl_slist *list = NULL;
     for (size_t i = 0; headers && headers[i]; i++)

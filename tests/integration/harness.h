@@ -27,6 +27,12 @@ struct nd_test_server {
  * error. */
 void nd_test_server_start(struct nd_test_server *server, const char *const *extra_args);
 
+/* The same with /etc/hosts replaced by the text hosts for netdiag alone (a
+ * mount namespace of its own, which needs root); false, with nothing
+ * started, when that cannot be done here. */
+bool nd_test_server_start_with_hosts(struct nd_test_server *server, const char *const *extra_args,
+                                     const char *hosts);
+
 /* cmocka group fixtures for a file whose tests share one server started with
  * the default flags: setup starts it and stores it in *state, teardown stops
  * it and fails unless it exits 0. */

@@ -67,11 +67,59 @@ static void test_hex(void **state)
     assert_string_equal(out, "");
 }
 
+/* RFC 3629 section 3 and 4: the shortest form only, no surrogates, nothing
+ * above U+10FFFF. */
+static void test_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t length; /* of the first sequence; 0 = invalid */
+    } cases[] = {
+        {"a", 1},
+        {"\x7f", 1},
+        {"\xc3\xa9", 2},         /* é */
+        {"\xe2\x82\xac", 3},     /* € */
+        {"\xef\xbf\xbf", 3},     /* U+FFFF */
+        {"\xf0\x9d\x84\x9e", 4}, /* U+1D11E */
+        {"\xf4\x8f\xbf\xbf", 4}, /* U+10FFFF */
+        {"\x80", 0},             /* a continuation byte alone */
+        {"\xc0\x80", 0},         /* overlong NUL */
+        {"\xc1\xbf", 0},         /* overlong */
+        {"\xe0\x9f\xbf", 0},     /* overlong 3-byte */
+        {"\xed\xa0\x80", 0},     /* U+D800, a surrogate */
+        {"\xed\xbf\xbf", 0},     /* U+DFFF */
+        {"\xf0\x8f\xbf\xbf", 0}, /* overlong 4-byte */
+        {"\xf4\x90\x80\x80", 0}, /* U+110000 */
+        {"\xf5\x80\x80\x80", 0},
+        {"\xff", 0},
+        {"\xe2\x82", 0}, /* cut short */
+        {"\xc3"
+         "a",
+         0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const uint8_t *bytes = (const uint8_t *)cases[i].bytes;
+        size_t available = strlen(cases[i].bytes);
+        if (nd_format_utf8_length(bytes, available) != cases[i].length)
+            fail_msg("case %zu: length %zu, expected %zu", i,
+                     nd_format_utf8_length(bytes, available), cases[i].length);
+        assert_int_equal(nd_format_is_utf8(bytes, available), cases[i].length == available);
+    }
+    /* A sequence is never read past what is available. */
+    assert_int_equal(nd_format_utf8_length((const uint8_t *)"\xe2\x82\xac", 2), 0);
+    assert_int_equal(nd_format_utf8_length((const uint8_t *)"", 0), 0);
+    assert_true(nd_format_is_utf8((const uint8_t *)"", 0));
+    assert_false(nd_format_is_utf8((const uint8_t *)"a\0b", 3)); /* NUL cannot be text here */
+    assert_true(nd_format_is_utf8((const uint8_t *)"hello, \xe2\x82\xac", 10));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decimal),
         cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

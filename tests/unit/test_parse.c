@@ -48,6 +48,25 @@ static void test_numbers(void **state)
     assert_int_equal(nd_parse_decimal(NULL, 1, &value), ND_ERR_INVALID);
 }
 
+static void test_hex_bytes(void **state)
+{
+    (void)state;
+    uint8_t out[8];
+    size_t length;
+    assert_int_equal(nd_parse_hex_bytes("48656c6C6f", out, sizeof out, &length), ND_OK);
+    assert_int_equal(length, 5);
+    assert_memory_equal(out, "Hello", 5);
+    assert_int_equal(nd_parse_hex_bytes("", out, sizeof out, &length), ND_OK);
+    assert_int_equal(length, 0);
+    assert_int_equal(nd_parse_hex_bytes("00ff", out, sizeof out, &length), ND_OK);
+    assert_int_equal(out[1], 0xff);
+    static const char *const invalid[] = {"0", "abc", "0g", "0x00", " 00", "00 ", "-1"};
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
+        assert_int_equal(nd_parse_hex_bytes(invalid[i], out, sizeof out, &length), ND_ERR_INVALID);
+    assert_int_equal(nd_parse_hex_bytes("000102030405060708", out, sizeof out, &length),
+                     ND_ERR_RANGE);
+}
+
 static void test_switches(void **state)
 {
     (void)state;
@@ -101,6 +120,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_hex_bytes),
         cmocka_unit_test(test_switches),
         cmocka_unit_test(test_seconds),
     };

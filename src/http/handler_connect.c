@@ -1,0 +1,527 @@
+/* GET /connect: recipe 7 for real. Can this host reach host:port, and where
+ * exactly does it fail: the name, the connection, the send or the reply?
+ * The probe (src/probe/connect.c) runs on the runtime's loop; this handler
+ * checks the parameters, hands it over and renders what it found. A probe
+ * that ran is a 200 whatever it found: a refused connection is a diagnosis,
+ * not an error of this service. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/deferred.h"
+#include "http/handlers.h"
+#include "http/metrics.h"
+#include "http/request.h"
+#include "http/routes.h"
+#include "http/server.h"
+#include "netdiag/format.h"
+#include "netdiag/http_reply.h"
+#include "netdiag/parse.h"
+#include "netdiag/resolve.h"
+#include "netdiag/version.h"
+#include "probe/connect.h"
+
+enum {
+    DEFAULT_TIMEOUT_MS = 3000,
+    MAX_TIMEOUT_MS = 10000,
+    DEFAULT_READ_BYTES = 4096,
+    HTTP_PATH_MAX = 1024,
+    /* The probe keeps its own deadline; this one only guards the guard. */
+    DEADLINE_MARGIN_MS = 1000,
+    BODY_PREFIX_MAX = 1024,
+};
+
+static const char *const family_choices[] = {"any", "ipv4", "ipv6", NULL};
+
+struct connect_state {
+    struct nd_connect_request request; /* set before the work starts */
+    bool http;                         /* the send is recipe 7's GET */
+    struct nd_connect_result result;
+    struct nd_deferred_job *job;
+    struct nd_connect_probe *probe; /* NULL once it is done */
+};
+
+static void on_probe_done(void *context)
+{
+    struct connect_state *state = context;
+    state->probe = NULL;
+    nd_deferred_complete(state->job);
+}
+
+static void connect_start(struct nd_deferred_job *job, void *context, uv_loop_t *loop)
+{
+    struct connect_state *state = context;
+    state->job = job;
+    state->probe = nd_connect_start(loop, &state->request, &state->result, on_probe_done, state);
+    if (!state->probe)
+        nd_deferred_complete(job);
+}
+
+static void connect_cancel(void *context)
+{
+    struct connect_state *state = context;
+    if (state->probe)
+        nd_connect_cancel(state->probe);
+}
+
+static void connect_release(void *context)
+{
+    struct connect_state *state = context;
+    nd_connect_result_free(&state->result);
+    free(state);
+}
+
+static void add_ms(cJSON *object, const char *name, uint64_t microseconds)
+{
+    nd_json_add_number(object, name, (double)microseconds / 1000.0);
+}
+
+/* An error by name: the errno or EAI_* one when the system gave one, else
+ * the probe's own word for what happened. */
+static cJSON *render_error(const struct nd_error *error, enum nd_connect_outcome outcome)
+{
+    cJSON *object = cJSON_CreateObject();
+    const char *code = error->gai_error  ? nd_gai_name(error->gai_error)
+                       : error->os_error ? nd_errno_name(error->os_error)
+                                         : nd_connect_outcome_name(outcome);
+    nd_json_add_string(object, "code", code);
+    nd_json_add_string(object, "message", error->message);
+    return object;
+}
+
+static const char *family_name(int family)
+{
+    return family == AF_INET6 ? "ipv6" : "ipv4";
+}
+
+static cJSON *phase_object(cJSON *phases, enum nd_connect_phase phase)
+{
+    cJSON *object = nd_json_append(phases, cJSON_CreateObject());
+    nd_json_add_string(object, "phase", nd_connect_phase_name(phase));
+    return object;
+}
+
+static void render_resolve(cJSON *phases, const struct nd_connect_result *result)
+{
+    cJSON *object = phase_object(phases, ND_CONNECT_RESOLVE);
+    add_ms(object, "duration_ms", result->resolve_us);
+    nd_json_add_bool(object, "literal", result->literal);
+    cJSON *addresses = nd_json_add_array(object, "addresses");
+    for (size_t i = 0; i < result->address_count; i++) {
+        cJSON *address = nd_json_append(addresses, cJSON_CreateObject());
+        nd_json_add_string(address, "family", family_name(result->addresses[i].family));
+        nd_json_add_string(address, "address", result->addresses[i].text);
+    }
+    if (result->addresses_truncated)
+        nd_json_add_bool(object, "truncated", true);
+    if (result->resolve_error.code != ND_OK)
+        nd_json_add_item(object, "error",
+                         render_error(&result->resolve_error, ND_CONNECT_DNS_ERROR));
+}
+
+static void render_attempts(cJSON *phases, const struct nd_connect_result *result)
+{
+    cJSON *object = phase_object(phases, ND_CONNECT_CONNECT);
+    cJSON *attempts = nd_json_add_array(object, "attempts");
+    for (size_t i = 0; i < result->attempt_count; i++) {
+        const struct nd_connect_attempt *attempt = &result->attempts[i];
+        cJSON *item = nd_json_append(attempts, cJSON_CreateObject());
+        nd_json_add_string(item, "address", attempt->address);
+        nd_json_add_string(item, "family", family_name(attempt->family));
+        add_ms(item, "duration_ms", attempt->duration_us);
+        nd_json_add_string(item, "result", nd_connect_outcome_name(attempt->outcome));
+        if (attempt->outcome != ND_CONNECT_CONNECTED)
+            nd_json_add_item(item, "error", render_error(&attempt->error, attempt->outcome));
+    }
+}
+
+/* Received bytes as text when they are UTF-8, else as hex. */
+static void add_bytes(cJSON *object, const uint8_t *bytes, size_t length)
+{
+    if (nd_format_is_utf8(bytes, length)) {
+        char *text = cJSON_malloc(length + 1);
+        if (!text)
+            return;
+        memcpy(text, bytes, length);
+        text[length] = '\0';
+        nd_json_add_item(object, "text", cJSON_CreateString(text));
+        cJSON_free(text);
+        return;
+    }
+    char *hex = cJSON_malloc(2 * length + 1);
+    if (!hex)
+        return;
+    nd_format_hex(bytes, length, hex);
+    nd_json_add_item(object, "hex", cJSON_CreateString(hex));
+    cJSON_free(hex);
+}
+
+/* A header value may hold any byte but a control one; JSON wants UTF-8. */
+static void add_text_field(cJSON *object, const char *name, const char *value)
+{
+    size_t length = strlen(value);
+    if (nd_format_is_utf8((const uint8_t *)value, length)) {
+        nd_json_add_string(object, name, value);
+        return;
+    }
+    char clean[ND_HTTP_REPLY_VALUE_MAX];
+    for (size_t i = 0; i <= length && i < sizeof clean; i++)
+        clean[i] = (unsigned char)value[i] < 0x80 ? value[i] : '?';
+    clean[sizeof clean - 1] = '\0';
+    nd_json_add_string(object, name, clean);
+}
+
+/* Recipe 7's reply, read as HTTP. */
+static void render_http(cJSON *body, const struct nd_http_reply *reply,
+                        const struct nd_connect_result *result)
+{
+    cJSON *http = nd_json_add_object(body, "http");
+    nd_json_add_string(http, "version", reply->version);
+    nd_json_add_integer(http, "status", reply->status);
+    add_text_field(http, "reason", reply->reason);
+    cJSON *headers = nd_json_add_array(http, "headers");
+    for (size_t i = 0; i < reply->field_count; i++) {
+        cJSON *header = nd_json_append(headers, cJSON_CreateObject());
+        nd_json_add_string(header, "name", reply->fields[i].name);
+        add_text_field(header, "value", reply->fields[i].value);
+    }
+    if (reply->fields_dropped)
+        nd_json_add_integer(http, "headers_dropped", reply->fields_dropped);
+    nd_json_add_bool(http, "head_complete", reply->head_complete);
+    if (reply->head_complete) {
+        size_t body_length = result->received_length - reply->body_offset;
+        nd_json_add_integer(http, "body_bytes", body_length);
+        cJSON *prefix = nd_json_add_object(http, "body_prefix");
+        add_bytes(prefix, result->received + reply->body_offset,
+                  body_length < BODY_PREFIX_MAX ? body_length : BODY_PREFIX_MAX);
+    }
+}
+
+static cJSON *render_phases(const struct nd_connect_request *request,
+                            const struct nd_connect_result *result)
+{
+    cJSON *phases = cJSON_CreateArray();
+    if (!result->literal || result->resolve_error.code != ND_OK || result->address_count)
+        render_resolve(phases, result);
+    if (result->attempt_count > 0)
+        render_attempts(phases, result);
+    if (result->connected && request->send_length > 0) {
+        cJSON *send = phase_object(phases, ND_CONNECT_SEND);
+        nd_json_add_integer(send, "bytes", result->sent);
+        add_ms(send, "duration_ms", result->send_us);
+    }
+    if (result->connected && request->await_reply &&
+        (result->got_first_byte || result->failed_phase >= ND_CONNECT_FIRST_BYTE)) {
+        cJSON *first = phase_object(phases, ND_CONNECT_FIRST_BYTE);
+        if (result->got_first_byte)
+            add_ms(first, "duration_ms", result->first_byte_us);
+    }
+    if (result->got_first_byte) {
+        cJSON *receive = phase_object(phases, ND_CONNECT_RECEIVE);
+        nd_json_add_integer(receive, "bytes", result->received_length);
+        add_ms(receive, "duration_ms", result->receive_us);
+        nd_json_add_string(receive, "ended_by", nd_connect_end_name(result->ended_by));
+    }
+    return phases;
+}
+
+/* The verdict first, then how it came about, phase by phase, then what was
+ * received. */
+static cJSON *render_probe(const struct connect_state *state)
+{
+    const struct nd_connect_request *request = &state->request;
+    const struct nd_connect_result *result = &state->result;
+    bool ok = result->ok;
+    enum nd_connect_phase failed_phase = result->failed_phase;
+    struct nd_error error = result->error;
+    enum nd_connect_outcome outcome = result->outcome;
+    /* An HTTP probe whose reply is not HTTP failed at the reply. */
+    struct nd_http_reply reply;
+    bool http =
+        state->http && result->got_first_byte &&
+        nd_http_reply_parse(result->received, result->received_length, &reply, &error) == ND_OK;
+    if (http && reply.status == 0) {
+        nd_error_set(&error, ND_ERR_PROTOCOL, "the reply ended before its status line did");
+        http = false;
+    }
+    if (state->http && result->got_first_byte && !http && ok) {
+        ok = false;
+        failed_phase = ND_CONNECT_RECEIVE;
+        outcome = ND_CONNECT_ERROR;
+    }
+
+    cJSON *body = cJSON_CreateObject();
+    nd_json_add_string(body, "host", request->host);
+    nd_json_add_integer(body, "port", request->port);
+    nd_json_add_string(body, "family", family_choices[request->family]);
+    nd_json_add_bool(body, "ok", ok);
+    nd_json_add_string(body, "result", ok ? "ok" : nd_connect_outcome_name(outcome));
+    if (ok) {
+        nd_json_add_null(body, "failed_phase");
+        nd_json_add_null(body, "error");
+    } else {
+        nd_json_add_string(body, "failed_phase", nd_connect_phase_name(failed_phase));
+        nd_json_add_item(body, "error", render_error(&error, outcome));
+    }
+    add_ms(body, "total_ms", result->total_us);
+    if (result->connected) {
+        nd_json_add_string(body, "local", result->local);
+        nd_json_add_string(body, "peer", result->peer);
+    }
+    nd_json_add_item(body, "phases", render_phases(request, result));
+    if (result->got_first_byte) {
+        cJSON *received = nd_json_add_object(body, "reply");
+        nd_json_add_integer(received, "bytes", result->received_length);
+        add_bytes(received, result->received, result->received_length);
+    }
+    if (http)
+        render_http(body, &reply, result);
+    if (request->expect_length > 0) {
+        cJSON *expect = nd_json_add_object(body, "expect");
+        nd_json_add_string(expect, "text", request->expect);
+        nd_json_add_bool(expect, "found", result->expect_found);
+    }
+    return body;
+}
+
+static void connect_render(struct nd_request *request, void *context,
+                           enum nd_deferred_outcome outcome)
+{
+    struct connect_state *state = context;
+    struct nd_error error;
+    if (outcome == ND_DEFERRED_STOPPED) {
+        nd_error_set(&error, ND_ERR_STOPPING,
+                     "the service is shutting down; the probe was cut short");
+        nd_reply_error(request, &error, NULL, NULL);
+        return;
+    }
+    if (outcome == ND_DEFERRED_TIMED_OUT) {
+        nd_error_set(&error, ND_ERR_TIMEOUT, "the probe did not end within %u ms",
+                     state->request.timeout_ms + DEADLINE_MARGIN_MS);
+        nd_reply_error(request, &error, "timeout_ms", NULL);
+        return;
+    }
+    const struct nd_connect_result *result = &state->result;
+    if (result->outcome == ND_CONNECT_FORBIDDEN) {
+        cJSON *extensions = cJSON_CreateObject();
+        cJSON *addresses = nd_json_add_array(extensions, "addresses");
+        for (size_t i = 0; i < result->address_count; i++)
+            nd_json_append(addresses, cJSON_CreateString(result->addresses[i].text));
+        nd_reply_error(request, &result->error, "host", extensions);
+        return;
+    }
+    if (result->error.code == ND_ERR_NO_MEMORY) {
+        nd_reply_error(request, &result->error, NULL, NULL);
+        return;
+    }
+    nd_reply_json(request, 200, render_probe(state));
+}
+
+static const struct nd_deferred_ops connect_ops = {
+    .start = connect_start,
+    .cancel = connect_cancel,
+    .render = connect_render,
+    .release = connect_release,
+};
+
+/* A path as RFC 9112's origin-form wants it: '/', then visible characters. */
+static bool valid_path(const char *path)
+{
+    if (path[0] != '/')
+        return false;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p <= ' ' || *p >= 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Recipe 7's request: GET path HTTP/1.0, with the Host a server needs. */
+static bool build_http_request(struct connect_state *state, const char *path)
+{
+    struct nd_connect_request *request = &state->request;
+    bool ipv6 = strchr(request->host, ':') != NULL;
+    char host[ND_NET_HOST_MAX + 16];
+    if (request->port == 80)
+        snprintf(host, sizeof host, ipv6 ? "[%s]" : "%s", request->host);
+    else
+        snprintf(host, sizeof host, ipv6 ? "[%s]:%u" : "%s:%u", request->host,
+                 (unsigned)request->port);
+    int length = snprintf((char *)request->send, sizeof request->send,
+                          "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: netdiag/%s\r\n"
+                          "Accept: */*\r\nConnection: close\r\n\r\n",
+                          path, host, NETDIAG_VERSION);
+    if (length < 0 || (size_t)length >= sizeof request->send)
+        return false;
+    request->send_length = (size_t)length;
+    state->http = true;
+    return true;
+}
+
+static bool bad(struct nd_request *request, const char *param, enum nd_err code,
+                const char *message)
+{
+    struct nd_error error;
+    nd_error_set(&error, code, "%s", message);
+    nd_reply_error(request, &error, param, NULL);
+    return false;
+}
+
+/* send, send_hex and http_path: what goes out after connecting. Each is
+ * checked on its own first, so that a malformed one is named as such. */
+static bool take_payload(struct nd_request *request, struct connect_state *state)
+{
+    const char *send, *send_hex, *path;
+    if (!nd_param_string(request, "send", &send) ||
+        !nd_param_string(request, "send_hex", &send_hex) ||
+        !nd_param_string(request, "http_path", &path))
+        return false;
+    struct nd_connect_request *probe = &state->request;
+    if (send && strlen(send) > ND_CONNECT_SEND_MAX)
+        return bad(request, "send", ND_ERR_RANGE, "send is longer than 4096 bytes");
+    uint8_t bytes[ND_CONNECT_SEND_MAX];
+    size_t byte_count = 0;
+    if (send_hex) {
+        enum nd_err err = nd_parse_hex_bytes(send_hex, bytes, sizeof bytes, &byte_count);
+        if (err != ND_OK)
+            return bad(request, "send_hex", err,
+                       err == ND_ERR_RANGE ? "send_hex is more than 4096 bytes"
+                                           : "send_hex must be pairs of hex digits");
+    }
+    if (path && (strlen(path) > HTTP_PATH_MAX || !valid_path(path)))
+        return bad(request, "http_path", ND_ERR_INVALID,
+                   "http_path must start with '/' and hold visible characters only, at most "
+                   "1024 of them");
+    if ((send != NULL) + (send_hex != NULL) + (path != NULL) > 1)
+        return bad(request, path ? "http_path" : "send_hex", ND_ERR_INVALID,
+                   "give one of send, send_hex and http_path");
+    if (send) {
+        probe->send_length = strlen(send);
+        memcpy(probe->send, send, probe->send_length);
+    } else if (send_hex) {
+        probe->send_length = byte_count;
+        memcpy(probe->send, bytes, byte_count);
+    } else if (path && !build_http_request(state, path)) {
+        return bad(request, "http_path", ND_ERR_RANGE, "the request would be too long");
+    }
+    return true;
+}
+
+void nd_handle_connect(struct nd_request *request)
+{
+    const struct nd_connect_settings *settings = request->route->context;
+    const char *host;
+    uint64_t port = 0, timeout_ms = DEFAULT_TIMEOUT_MS, read_bytes = DEFAULT_READ_BYTES;
+    size_t family_index = 0;
+    bool has_port, has_read_bytes;
+    const char *expect;
+    if (!nd_param_string(request, "host", &host) ||
+        !nd_param_number(request, "port", 1, 65535, false, &port, &has_port) ||
+        !nd_param_choice(request, "family", family_choices, &family_index, NULL) ||
+        !nd_param_number(request, "timeout_ms", 1, MAX_TIMEOUT_MS, false, &timeout_ms, NULL) ||
+        !nd_param_number(request, "read_bytes", 1, ND_CONNECT_READ_MAX, false, &read_bytes,
+                         &has_read_bytes) ||
+        !nd_param_string(request, "expect", &expect))
+        return;
+    if (!host || !has_port) {
+        nd_reply_problem_format(request, 400, "missing_parameter", host ? "port" : "host",
+                                "give host and port, e.g. host=localhost&port=9900");
+        return;
+    }
+    if (settings->allow->nothing) {
+        struct nd_error error;
+        nd_error_set(&error, ND_ERR_FORBIDDEN,
+                     "/connect is disabled on this service (--connect-allow off)");
+        nd_reply_error(request, &error, NULL, NULL);
+        return;
+    }
+    struct connect_state *state = calloc(1, sizeof *state);
+    if (!state) {
+        bad(request, NULL, ND_ERR_NO_MEMORY, "out of memory");
+        return;
+    }
+    struct nd_connect_request *probe = &state->request;
+    /* "[::1]" as well as "::1". */
+    size_t host_length = strlen(host);
+    if (host[0] == '[' && host_length > 2 && host[host_length - 1] == ']') {
+        host++;
+        host_length -= 2;
+    }
+    struct nd_error error;
+    if (host_length >= sizeof probe->host) {
+        connect_release(state);
+        bad(request, "host", ND_ERR_INVALID, "host is too long");
+        return;
+    }
+    memcpy(probe->host, host, host_length);
+    probe->host[host_length] = '\0';
+    if (nd_resolve_validate_name(probe->host, &error) != ND_OK) {
+        connect_release(state);
+        nd_reply_error(request, &error, "host", NULL);
+        return;
+    }
+    if (expect && strlen(expect) >= sizeof probe->expect) {
+        connect_release(state);
+        bad(request, "expect", ND_ERR_RANGE, "expect is longer than 255 bytes");
+        return;
+    }
+    probe->port = (uint16_t)port;
+    probe->family = (enum nd_resolve_family)family_index;
+    probe->timeout_ms = (unsigned)timeout_ms;
+    probe->allow = settings->allow;
+    probe->stats = settings->stats;
+    if (!take_payload(request, state)) {
+        connect_release(state);
+        return;
+    }
+    if (expect) {
+        probe->expect_length = strlen(expect);
+        memcpy(probe->expect, expect, probe->expect_length + 1);
+    }
+    /* A reply is awaited when something was sent, or asked for. */
+    probe->await_reply = probe->send_length > 0 || has_read_bytes || expect;
+    probe->read_limit = (size_t)read_bytes;
+    nd_deferred_submit(nd_http_deferred(request->server), request, &connect_ops, state,
+                       (unsigned)timeout_ms + DEADLINE_MARGIN_MS);
+}
+
+static void render_histogram(struct nd_metrics_text *text, const char *name, const char *help,
+                             const atomic_uint_fast64_t *buckets, const atomic_uint_fast64_t *sum)
+{
+    nd_metrics_family(text, name, "histogram", help);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < ND_CONNECT_BUCKETS; i++) {
+        cumulative += atomic_load_explicit(&buckets[i], memory_order_relaxed);
+        if (i + 1 < ND_CONNECT_BUCKETS)
+            nd_metrics_append(text, "%s_bucket{le=\"%g\"} %llu\n", name,
+                              (double)nd_connect_bucket_bounds_us[i] / 1e6,
+                              (unsigned long long)cumulative);
+        else
+            nd_metrics_append(text, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+                              (unsigned long long)cumulative);
+    }
+    nd_metrics_append(text, "%s_sum %.6f\n%s_count %llu\n", name,
+                      (double)atomic_load_explicit(sum, memory_order_relaxed) / 1e6, name,
+                      (unsigned long long)cumulative);
+}
+
+void nd_connect_metrics(void *context, struct nd_metrics_text *text)
+{
+    struct nd_connect_stats *stats = context;
+    nd_metrics_family(text, "netdiag_connect_probes_total", "counter",
+                      "/connect probes by how they ended.");
+    for (int i = 0; i < ND_CONNECT_OUTCOME_COUNT; i++)
+        nd_metrics_append(
+            text, "netdiag_connect_probes_total{result=\"%s\"} %llu\n",
+            nd_connect_outcome_name((enum nd_connect_outcome)i),
+            (unsigned long long)atomic_load_explicit(&stats->outcomes[i], memory_order_relaxed));
+    render_histogram(text, "netdiag_connect_duration_seconds",
+                     "Whole /connect probes, from the name lookup to the last byte.",
+                     stats->total_buckets, &stats->total_sum_us);
+    render_histogram(text, "netdiag_connect_connect_seconds",
+                     "/connect's connect phase, the attempt that succeeded.",
+                     stats->connect_buckets, &stats->connect_sum_us);
+    render_histogram(text, "netdiag_connect_first_byte_seconds",
+                     "/connect's time from the connection to the reply's first byte.",
+                     stats->first_byte_buckets, &stats->first_byte_sum_us);
+}

@@ -1,0 +1,572 @@
+#include "probe/connect.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+
+const uint64_t nd_connect_bucket_bounds_us[ND_CONNECT_BUCKETS] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000, 10000000, UINT64_MAX};
+
+struct nd_connect_probe {
+    uv_loop_t *loop;
+    const struct nd_connect_request *request;
+    struct nd_connect_result *result;
+    nd_connect_done_fn done;
+    void *context;
+    uv_timer_t deadline; /* the whole probe */
+    uv_timer_t quiet;    /* silence after the last byte */
+    uv_getaddrinfo_t lookup;
+    uv_tcp_t socket;
+    uv_connect_t connecting;
+    uv_write_t writing;
+    struct sockaddr_storage addresses[ND_CONNECT_ADDRESSES_MAX];
+    size_t next_address;
+    enum nd_connect_phase phase;
+    uint64_t start_ns, attempt_ns, connected_ns, first_byte_ns;
+    unsigned open_handles; /* whose close callback is still due */
+    bool looking_up;       /* a uv_getaddrinfo whose callback is still due */
+    bool socket_open;
+    bool finished;
+};
+
+static const char *const phase_names[ND_CONNECT_PHASE_COUNT] = {"resolve",    "connect", "send",
+                                                                "first_byte", "receive", "expect"};
+
+static const char *const outcome_names[ND_CONNECT_OUTCOME_COUNT] = {
+    "connected", "refused",   "timeout", "unreachable", "reset",     "blocked",
+    "forbidden", "dns_error", "closed",  "not_found",   "cancelled", "error"};
+
+static const char *const end_names[] = {"none",  "closed",  "limit", "expect",
+                                        "quiet", "timeout", "reset"};
+
+const char *nd_connect_phase_name(enum nd_connect_phase phase)
+{
+    return (unsigned)phase < ND_CONNECT_PHASE_COUNT ? phase_names[phase] : "unknown";
+}
+
+const char *nd_connect_outcome_name(enum nd_connect_outcome outcome)
+{
+    return (unsigned)outcome < ND_CONNECT_OUTCOME_COUNT ? outcome_names[outcome] : "unknown";
+}
+
+const char *nd_connect_end_name(enum nd_connect_end end)
+{
+    return (unsigned)end < sizeof end_names / sizeof end_names[0] ? end_names[end] : "unknown";
+}
+
+enum nd_connect_outcome nd_connect_classify(int os_error)
+{
+    switch (os_error) {
+    case 0:
+        return ND_CONNECT_CONNECTED;
+    case ECONNREFUSED:
+        return ND_CONNECT_REFUSED;
+    case ETIMEDOUT:
+        return ND_CONNECT_TIMED_OUT;
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case EHOSTDOWN:
+    case ENETDOWN:
+    case EADDRNOTAVAIL:
+        return ND_CONNECT_UNREACHABLE;
+    case ECONNRESET:
+    case EPIPE:
+        return ND_CONNECT_RESET;
+    case EACCES:
+    case EPERM:
+        return ND_CONNECT_BLOCKED;
+    default:
+        return ND_CONNECT_ERROR;
+    }
+}
+
+static uint64_t elapsed_us(uint64_t since_ns)
+{
+    return (uv_hrtime() - since_ns) / 1000u;
+}
+
+static void count_duration(atomic_uint_fast64_t *buckets, atomic_uint_fast64_t *sum,
+                           uint64_t duration_us)
+{
+    size_t bucket = 0;
+    while (duration_us > nd_connect_bucket_bounds_us[bucket])
+        bucket++;
+    atomic_fetch_add_explicit(&buckets[bucket], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(sum, duration_us, memory_order_relaxed);
+}
+
+static void record_stats(const struct nd_connect_probe *probe)
+{
+    struct nd_connect_stats *stats = probe->request->stats;
+    const struct nd_connect_result *result = probe->result;
+    if (!stats)
+        return;
+    atomic_fetch_add_explicit(&stats->outcomes[result->outcome], 1, memory_order_relaxed);
+    count_duration(stats->total_buckets, &stats->total_sum_us, result->total_us);
+    if (result->connected)
+        count_duration(stats->connect_buckets, &stats->connect_sum_us,
+                       result->attempts[result->attempt_count - 1].duration_us);
+    if (result->got_first_byte)
+        count_duration(stats->first_byte_buckets, &stats->first_byte_sum_us, result->first_byte_us);
+}
+
+static void maybe_done(struct nd_connect_probe *probe)
+{
+    if (probe->open_handles > 0 || probe->looking_up)
+        return;
+    nd_connect_done_fn done = probe->done;
+    void *context = probe->context;
+    free(probe);
+    done(context);
+}
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    struct nd_connect_probe *probe = handle->data;
+    probe->open_handles--;
+    if (probe->finished)
+        maybe_done(probe);
+}
+
+static void connect_next(struct nd_connect_probe *probe);
+
+/* A failed attempt's socket is closed before the next attempt opens one. */
+static void on_attempt_closed(uv_handle_t *handle)
+{
+    struct nd_connect_probe *probe = handle->data;
+    probe->open_handles--;
+    if (probe->finished)
+        maybe_done(probe);
+    else
+        connect_next(probe);
+}
+
+static void close_socket(struct nd_connect_probe *probe, uv_close_cb closed)
+{
+    if (!probe->socket_open)
+        return;
+    probe->socket_open = false;
+    uv_close((uv_handle_t *)&probe->socket, closed);
+}
+
+/* The probe is over: the verdict, then every handle closes; done follows
+ * the last close. */
+static void finish(struct nd_connect_probe *probe, bool ok, enum nd_connect_outcome outcome,
+                   const struct nd_error *error)
+{
+    if (probe->finished)
+        return;
+    probe->finished = true;
+    struct nd_connect_result *result = probe->result;
+    result->ok = ok;
+    result->failed_phase = probe->phase;
+    result->outcome = outcome;
+    if (error)
+        result->error = *error;
+    result->total_us = elapsed_us(probe->start_ns);
+    record_stats(probe);
+    uv_close((uv_handle_t *)&probe->deadline, on_handle_closed);
+    uv_close((uv_handle_t *)&probe->quiet, on_handle_closed);
+    close_socket(probe, on_handle_closed);
+    /* A lookup not started yet leaves the pool's queue; one under way comes
+     * back in on_resolved, which sees the probe finished. */
+    if (probe->looking_up)
+        uv_cancel((uv_req_t *)&probe->lookup);
+}
+
+static void fail(struct nd_connect_probe *probe, enum nd_connect_outcome outcome,
+                 const struct nd_error *error)
+{
+    finish(probe, false, outcome, error);
+}
+
+/* A failure told by errno (from a libuv status). */
+static void fail_errno(struct nd_connect_probe *probe, int status, const char *call)
+{
+    struct nd_error error;
+    nd_runtime_set_error(&error, status, call);
+    fail(probe, nd_connect_classify(-status), &error);
+}
+
+static void reply_over(struct nd_connect_probe *probe, enum nd_connect_end end)
+{
+    struct nd_connect_result *result = probe->result;
+    result->ended_by = end;
+    result->receive_us = elapsed_us(probe->first_byte_ns);
+    if (probe->request->expect_length > 0 && !result->expect_found) {
+        probe->phase = ND_CONNECT_EXPECT;
+        struct nd_error error;
+        nd_error_set(&error, ND_ERR_NOT_FOUND, "the reply (%zu bytes) does not contain '%.64s'",
+                     result->received_length, probe->request->expect);
+        fail(probe, ND_CONNECT_NOT_FOUND, &error);
+        return;
+    }
+    finish(probe, true, ND_CONNECT_CONNECTED, NULL);
+}
+
+static void on_quiet(uv_timer_t *timer)
+{
+    reply_over(timer->data, ND_CONNECT_END_QUIET);
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer)
+{
+    struct nd_connect_probe *probe = handle->data;
+    struct nd_connect_result *result = probe->result;
+    (void)suggested;
+    /* Allocated when the first byte comes: a thousand probes waiting on
+     * silent servers hold no buffers. */
+    if (!result->received)
+        result->received = malloc(probe->request->read_limit);
+    if (!result->received) {
+        *buffer = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+        return;
+    }
+    *buffer = uv_buf_init((char *)result->received + result->received_length,
+                          (unsigned)(probe->request->read_limit - result->received_length));
+}
+
+static bool expect_found(const struct nd_connect_probe *probe)
+{
+    const struct nd_connect_result *result = probe->result;
+    return probe->request->expect_length > 0 &&
+           memmem(result->received, result->received_length, probe->request->expect,
+                  probe->request->expect_length) != NULL;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t count, const uv_buf_t *buffer)
+{
+    struct nd_connect_probe *probe = stream->data;
+    struct nd_connect_result *result = probe->result;
+    (void)buffer;
+    if (probe->finished || count == 0)
+        return;
+    if (count > 0) {
+        if (!result->got_first_byte) {
+            result->got_first_byte = true;
+            result->first_byte_us = elapsed_us(probe->connected_ns);
+            probe->first_byte_ns = uv_hrtime();
+            probe->phase = ND_CONNECT_RECEIVE;
+        }
+        result->received_length += (size_t)count;
+        if (expect_found(probe)) {
+            result->expect_found = true;
+            reply_over(probe, ND_CONNECT_END_EXPECT);
+        } else if (result->received_length == probe->request->read_limit) {
+            reply_over(probe, ND_CONNECT_END_LIMIT);
+        } else {
+            uv_timer_start(&probe->quiet, on_quiet, ND_CONNECT_QUIET_MS, 0);
+        }
+        return;
+    }
+    if (result->got_first_byte) {
+        reply_over(probe, count == UV_EOF ? ND_CONNECT_END_CLOSED : ND_CONNECT_END_RESET);
+        return;
+    }
+    if (count == UV_EOF) {
+        struct nd_error error;
+        nd_error_set(&error, ND_ERR_PROTOCOL,
+                     "the peer closed the connection without sending a byte");
+        fail(probe, ND_CONNECT_CLOSED, &error);
+        return;
+    }
+    fail_errno(probe, (int)count, "recv");
+}
+
+static void await_reply(struct nd_connect_probe *probe)
+{
+    if (!probe->request->await_reply) {
+        finish(probe, true, ND_CONNECT_CONNECTED, NULL);
+        return;
+    }
+    probe->phase = ND_CONNECT_FIRST_BYTE;
+    int status = uv_read_start((uv_stream_t *)&probe->socket, on_alloc, on_read);
+    if (status != 0)
+        fail_errno(probe, status, "uv_read_start");
+}
+
+static void on_written(uv_write_t *request, int status)
+{
+    struct nd_connect_probe *probe = request->data;
+    if (probe->finished)
+        return;
+    probe->result->send_us = elapsed_us(probe->attempt_ns);
+    if (status != 0) {
+        fail_errno(probe, status, "send");
+        return;
+    }
+    probe->result->sent = probe->request->send_length;
+    await_reply(probe);
+}
+
+static void name_ends(struct nd_connect_probe *probe)
+{
+    struct sockaddr_storage address;
+    int length = sizeof address;
+    if (uv_tcp_getsockname(&probe->socket, (struct sockaddr *)&address, &length) == 0)
+        nd_net_format_address((struct sockaddr *)&address, probe->result->local,
+                              sizeof probe->result->local);
+    length = sizeof address;
+    if (uv_tcp_getpeername(&probe->socket, (struct sockaddr *)&address, &length) == 0)
+        nd_net_format_address((struct sockaddr *)&address, probe->result->peer,
+                              sizeof probe->result->peer);
+}
+
+static void on_connected(uv_connect_t *request, int status)
+{
+    struct nd_connect_probe *probe = request->data;
+    if (probe->finished)
+        return; /* cancelled: the socket is closing */
+    struct nd_connect_result *result = probe->result;
+    struct nd_connect_attempt *attempt = &result->attempts[result->attempt_count - 1];
+    attempt->duration_us = elapsed_us(probe->attempt_ns);
+    attempt->outcome = nd_connect_classify(-status);
+    if (status != 0) {
+        nd_runtime_set_error(&attempt->error, status, "connect");
+        close_socket(probe, on_attempt_closed);
+        return;
+    }
+    result->connected = true;
+    probe->connected_ns = uv_hrtime();
+    name_ends(probe);
+    if (probe->request->send_length == 0) {
+        await_reply(probe);
+        return;
+    }
+    probe->phase = ND_CONNECT_SEND;
+    probe->attempt_ns = uv_hrtime();
+    uv_buf_t buffer =
+        uv_buf_init((char *)probe->request->send, (unsigned)probe->request->send_length);
+    probe->writing.data = probe;
+    status = uv_write(&probe->writing, (uv_stream_t *)&probe->socket, &buffer, 1, on_written);
+    if (status != 0)
+        fail_errno(probe, status, "send");
+}
+
+/* The next address, or the verdict when none is left: the last attempt's. */
+static void connect_next(struct nd_connect_probe *probe)
+{
+    struct nd_connect_result *result = probe->result;
+    probe->phase = ND_CONNECT_CONNECT;
+    if (probe->next_address == result->address_count) {
+        const struct nd_connect_attempt *last = &result->attempts[result->attempt_count - 1];
+        fail(probe, last->outcome, &last->error);
+        return;
+    }
+    size_t index = probe->next_address++;
+    struct nd_connect_attempt *attempt = &result->attempts[result->attempt_count++];
+    memcpy(attempt->address, result->addresses[index].text, sizeof result->addresses[index].text);
+    attempt->family = result->addresses[index].family;
+    probe->attempt_ns = uv_hrtime();
+    uv_tcp_init(probe->loop, &probe->socket);
+    probe->socket.data = probe;
+    probe->socket_open = true;
+    probe->open_handles++;
+    probe->connecting.data = probe;
+    int status = uv_tcp_connect(&probe->connecting, &probe->socket,
+                                (const struct sockaddr *)&probe->addresses[index], on_connected);
+    if (status != 0) {
+        attempt->outcome = nd_connect_classify(-status);
+        nd_runtime_set_error(&attempt->error, status, "connect");
+        close_socket(probe, on_attempt_closed);
+    }
+}
+
+/* Every address must be one the operator allows, before any is tried. */
+static bool all_allowed(struct nd_connect_probe *probe)
+{
+    struct nd_connect_result *result = probe->result;
+    if (!probe->request->allow)
+        return true;
+    for (size_t i = 0; i < result->address_count; i++) {
+        if (!nd_allowlist_permits_destination(probe->request->allow, probe->request->host,
+                                              (const struct sockaddr *)&probe->addresses[i],
+                                              probe->request->port)) {
+            struct nd_error error;
+            if (result->literal)
+                nd_error_set(&error, ND_ERR_FORBIDDEN,
+                             "%s port %u is not in this service's --connect-allow list",
+                             result->addresses[i].text, (unsigned)probe->request->port);
+            else
+                nd_error_set(&error, ND_ERR_FORBIDDEN,
+                             "%.100s (address %s) port %u is not in this service's "
+                             "--connect-allow list",
+                             probe->request->host, result->addresses[i].text,
+                             (unsigned)probe->request->port);
+            probe->phase = ND_CONNECT_CONNECT;
+            fail(probe, ND_CONNECT_FORBIDDEN, &error);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void add_address(struct nd_connect_probe *probe, const struct sockaddr *address)
+{
+    struct nd_connect_result *result = probe->result;
+    char text[sizeof result->addresses[0].text];
+    nd_net_format_host(address, text, sizeof text);
+    for (size_t i = 0; i < result->address_count; i++) {
+        if (strcmp(result->addresses[i].text, text) == 0)
+            return;
+    }
+    if (result->address_count == ND_CONNECT_ADDRESSES_MAX) {
+        result->addresses_truncated = true;
+        return;
+    }
+    size_t index = result->address_count++;
+    result->addresses[index].family = address->sa_family;
+    memcpy(result->addresses[index].text, text, sizeof text);
+    struct sockaddr_storage *stored = &probe->addresses[index];
+    memcpy(stored, address,
+           address->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                          : sizeof(struct sockaddr_in));
+    uint16_t port = htons(probe->request->port);
+    if (address->sa_family == AF_INET6)
+        ((struct sockaddr_in6 *)stored)->sin6_port = port;
+    else
+        ((struct sockaddr_in *)stored)->sin_port = port;
+}
+
+static void on_resolved(uv_getaddrinfo_t *lookup, int status, struct addrinfo *list)
+{
+    struct nd_connect_probe *probe = lookup->data;
+    probe->looking_up = false;
+    if (probe->finished) {
+        uv_freeaddrinfo(list);
+        maybe_done(probe);
+        return;
+    }
+    struct nd_connect_result *result = probe->result;
+    result->resolve_us = elapsed_us(probe->start_ns);
+    if (status != 0) {
+        int gai_error, os_error;
+        nd_runtime_gai_from_status(status, &gai_error, &os_error);
+        struct nd_resolve_result ignored;
+        nd_resolve_host_result(probe->request->host, gai_error, os_error, NULL, &ignored,
+                               &result->resolve_error);
+        uv_freeaddrinfo(list);
+        fail(probe, ND_CONNECT_DNS_ERROR, &result->resolve_error);
+        return;
+    }
+    for (const struct addrinfo *entry = list; entry; entry = entry->ai_next) {
+        if (entry->ai_family == AF_INET || entry->ai_family == AF_INET6)
+            add_address(probe, entry->ai_addr);
+    }
+    uv_freeaddrinfo(list);
+    if (all_allowed(probe))
+        connect_next(probe);
+}
+
+static void on_deadline(uv_timer_t *timer)
+{
+    struct nd_connect_probe *probe = timer->data;
+    struct nd_connect_result *result = probe->result;
+    if (probe->phase == ND_CONNECT_RECEIVE) {
+        reply_over(probe, ND_CONNECT_END_TIMEOUT);
+        return;
+    }
+    static const char *const waiting_for[ND_CONNECT_PHASE_COUNT] = {
+        "the resolver's answer", "the connection", "the send", "a first byte", "", ""};
+    struct nd_error error;
+    nd_error_set(&error, ND_ERR_TIMEOUT, "no %s within %u ms", waiting_for[probe->phase],
+                 probe->request->timeout_ms);
+    error.os_error = ETIMEDOUT;
+    if (probe->phase == ND_CONNECT_CONNECT && result->attempt_count > 0) {
+        struct nd_connect_attempt *attempt = &result->attempts[result->attempt_count - 1];
+        attempt->duration_us = elapsed_us(probe->attempt_ns);
+        attempt->outcome = ND_CONNECT_TIMED_OUT;
+        attempt->error = error;
+    }
+    if (probe->phase == ND_CONNECT_RESOLVE)
+        result->resolve_us = elapsed_us(probe->start_ns);
+    fail(probe, ND_CONNECT_TIMED_OUT, &error);
+}
+
+/* An IP literal is its own address, of one family. */
+static bool take_literal(struct nd_connect_probe *probe)
+{
+    struct sockaddr_storage storage;
+    memset(&storage, 0, sizeof storage);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&storage;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&storage;
+    if (inet_pton(AF_INET, probe->request->host, &v4->sin_addr) == 1)
+        v4->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, probe->request->host, &v6->sin6_addr) == 1)
+        v6->sin6_family = AF_INET6;
+    else
+        return false;
+    struct nd_connect_result *result = probe->result;
+    result->literal = true;
+    enum nd_resolve_family family = probe->request->family;
+    if ((family == ND_RESOLVE_IPV4 && storage.ss_family != AF_INET) ||
+        (family == ND_RESOLVE_IPV6 && storage.ss_family != AF_INET6)) {
+        nd_error_set_gai(&result->resolve_error, EAI_ADDRFAMILY, 0, "getaddrinfo");
+        snprintf(result->resolve_error.message, sizeof result->resolve_error.message,
+                 "%.64s is not an %s address", probe->request->host,
+                 family == ND_RESOLVE_IPV4 ? "IPv4" : "IPv6");
+        fail(probe, ND_CONNECT_DNS_ERROR, &result->resolve_error);
+        return true;
+    }
+    add_address(probe, (struct sockaddr *)&storage);
+    if (all_allowed(probe))
+        connect_next(probe);
+    return true;
+}
+
+struct nd_connect_probe *nd_connect_start(uv_loop_t *loop, const struct nd_connect_request *request,
+                                          struct nd_connect_result *result, nd_connect_done_fn done,
+                                          void *context)
+{
+    memset(result, 0, sizeof *result);
+    struct nd_connect_probe *probe = calloc(1, sizeof *probe);
+    if (!probe) {
+        nd_error_set(&result->error, ND_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    probe->loop = loop;
+    probe->request = request;
+    probe->result = result;
+    probe->done = done;
+    probe->context = context;
+    probe->start_ns = uv_hrtime();
+    probe->phase = ND_CONNECT_RESOLVE;
+    uv_timer_init(loop, &probe->deadline);
+    uv_timer_init(loop, &probe->quiet);
+    probe->deadline.data = probe->quiet.data = probe;
+    probe->open_handles = 2;
+    uv_timer_start(&probe->deadline, on_deadline, request->timeout_ms, 0);
+    if (take_literal(probe))
+        return probe;
+    struct addrinfo hints;
+    nd_resolve_hints(request->family, &hints);
+    hints.ai_socktype = SOCK_STREAM; /* each address once, not once per socket type */
+    hints.ai_flags = 0;
+    probe->lookup.data = probe;
+    int status = uv_getaddrinfo(loop, &probe->lookup, on_resolved, request->host, NULL, &hints);
+    if (status != 0) {
+        nd_runtime_set_error(&result->resolve_error, status, "uv_getaddrinfo");
+        fail(probe, ND_CONNECT_DNS_ERROR, &result->resolve_error);
+        return probe;
+    }
+    probe->looking_up = true;
+    return probe;
+}
+
+void nd_connect_cancel(struct nd_connect_probe *probe)
+{
+    struct nd_error error;
+    nd_error_set(&error, ND_ERR_STOPPING, "the probe was cut short");
+    fail(probe, ND_CONNECT_CANCELLED, &error);
+}
+
+void nd_connect_result_free(struct nd_connect_result *result)
+{
+    free(result->received);
+    result->received = NULL;
+}
