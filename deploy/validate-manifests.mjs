@@ -73,15 +73,48 @@ function unknownFields(value, file, path) {
 }
 
 // --- the resources ---
-const kustomization = yaml.load(readFileSync(join(directory, 'kustomization.yaml'), 'utf8'));
-check(kustomization.kind === 'Kustomization', 'kustomization.yaml is a Kustomization');
-const resources = [];
-for (const name of kustomization.resources ?? []) {
-  const path = join(directory, name);
-  check(existsSync(path), `${name} exists`);
-  if (!existsSync(path)) continue;
-  for (const document of yaml.loadAll(readFileSync(path, 'utf8'))) resources.push({ name, document });
+// An overlay lists its base's directory among its resources and changes it
+// with RFC 6902 patches (add and replace), as kustomize does.
+function pointer(document, path) {
+  const keys = path.split('/').slice(1).map((key) => key.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const last = keys.pop();
+  let parent = document;
+  for (const key of keys) parent = parent?.[Array.isArray(parent) ? Number(key) : key];
+  return { parent, last };
 }
+function applyPatch(document, operations, where) {
+  for (const operation of operations) {
+    const { parent, last } = pointer(document, operation.path);
+    if (!check(parent !== undefined && ['add', 'replace'].includes(operation.op), `${where}: ${operation.op} ${operation.path}`)) continue;
+    if (Array.isArray(parent)) {
+      if (last === '-') parent.push(operation.value);
+      else parent.splice(Number(last), operation.op === 'add' ? 0 : 1, operation.value);
+    } else {
+      parent[last] = operation.value;
+    }
+  }
+}
+function load(dir) {
+  const kustomization = yaml.load(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'));
+  check(kustomization.kind === 'Kustomization', `${dir}/kustomization.yaml is a Kustomization`);
+  const loaded = [];
+  for (const name of kustomization.resources ?? []) {
+    const path = join(dir, name);
+    check(existsSync(path), `${name} exists`);
+    if (!existsSync(path)) continue;
+    if (existsSync(join(path, 'kustomization.yaml'))) loaded.push(...load(path));
+    else for (const document of yaml.loadAll(readFileSync(path, 'utf8'))) loaded.push({ name, document });
+  }
+  for (const patch of kustomization.patches ?? []) {
+    const operations = yaml.load(readFileSync(join(dir, patch.path), 'utf8'));
+    const targets = loaded.filter(({ document }) =>
+      document.kind === patch.target?.kind && document.metadata?.name === patch.target?.name);
+    check(targets.length === 1, `${patch.path}: one ${patch.target?.kind} ${patch.target?.name} to patch`);
+    for (const { document } of targets) applyPatch(document, operations, patch.path);
+  }
+  return loaded;
+}
+const resources = load(directory);
 for (const { name, document } of resources) {
   const [group, version] = document.apiVersion.includes('/') ? document.apiVersion.split('/') : [null, document.apiVersion];
   const modelPath = group ? `kubernetes-models/${group}/${version}/${document.kind}` : `kubernetes-models/${version}/${document.kind}`;
@@ -120,6 +153,18 @@ const ports = new Set((service?.spec?.ports ?? []).map((port) => port.port));
 check(ports.has(8080) && ports.has(9900), 'Service exposes 8080 and 9900');
 check(byKind('HorizontalPodAutoscaler')?.spec?.metrics?.[0]?.resource?.name === 'cpu', 'HPA on CPU');
 check(byKind('PodDisruptionBudget') !== undefined, 'PodDisruptionBudget');
+// The HTTPS overlay: the certificate from a Secret, read-only, and probes
+// that speak HTTPS.
+const environment = new Map((container.env ?? []).map((variable) => [variable.name, variable.value]));
+if (environment.has('NETDIAG_TLS_CERT')) {
+  const mount = (container.volumeMounts ?? []).find((m) => environment.get('NETDIAG_TLS_CERT').startsWith(`${m.mountPath}/`));
+  check(mount?.readOnly === true, 'the TLS certificate is mounted read-only');
+  const volume = (pod.volumes ?? []).find((v) => v.name === mount?.name);
+  check(Boolean(volume?.secret?.secretName), 'the TLS certificate comes from a Secret');
+  check(environment.get('NETDIAG_TLS_KEY')?.startsWith(`${mount?.mountPath}/`), 'the key is mounted beside it');
+  for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe'])
+    check(container[probe]?.httpGet?.scheme === 'HTTPS', `${probe} speaks HTTPS`);
+}
 
 console.log(`${passes} passed, ${failures} failed`);
 process.exit(failures === 0 ? 0 : 1);

@@ -14,6 +14,7 @@ if [ ! -d "$node_dir/node_modules/kubernetes-models" ]; then
 fi
 cp "$here/validate-manifests.mjs" "$node_dir/"
 node "$node_dir/validate-manifests.mjs" "$here/kubernetes"
+node "$node_dir/validate-manifests.mjs" "$here/kubernetes/https"
 
 broken=$(mktemp -d)
 trap 'rm -rf "$broken"' EXIT

@@ -21,6 +21,7 @@ enum option_kind {
     OPTION_HEADER_VALUE,
     OPTION_SERVER,
     OPTION_PATH,
+    OPTION_FILE, /* a path that must name a readable file, when given */
     OPTION_ALLOWLIST,
 };
 
@@ -84,6 +85,12 @@ static const struct option options[] = {
      "destinations /connect may reach: host names and CIDRs, each with :PORT or :LOW-HIGH, "
      "comma-separated; empty = any but link-local and cloud metadata addresses, which must be "
      "named; off = /connect is disabled"},
+    {"tls-cert", "NETDIAG_TLS_CERT", "", OPTION_FILE, 0, 0, FIELD(tls_cert),
+     "PEM certificate (chain) to serve HTTPS with, beside --tls-key; SIGHUP reloads both"},
+    {"tls-key", "NETDIAG_TLS_KEY", "", OPTION_FILE, 0, 0, FIELD(tls_key),
+     "PEM private key of --tls-cert"},
+    {"tls-ca-file", "NETDIAG_TLS_CA_FILE", "", OPTION_FILE, 0, 0, FIELD(tls_ca_file),
+     "PEM certificates /connect's tls=1 trusts beside the system's (ca-certificates)"},
     {"auth-token-file", "NETDIAG_AUTH_TOKEN_FILE", "", OPTION_PATH, 0, 0, FIELD(auth_token_file),
      "file holding a bearer token every route but /healthz, /readyz, /metrics requires"},
     {"docs-dir", "NETDIAG_DOCS_DIR", "", OPTION_PATH, 0, 0, FIELD(docs_dir),
@@ -198,6 +205,10 @@ static bool apply_option(const struct option *option, const char *value, struct 
     case OPTION_SERVER:
         return valid_server(value, why, why_size) &&
                copy_text(value, field, option->size, why, why_size);
+    case OPTION_FILE:
+        if (value[0] && access(value, R_OK) != 0)
+            return fail(why, why_size, "%.256s: %s", value, strerror(errno));
+        return copy_text(value, field, option->size, why, why_size);
     case OPTION_TEXT:
     case OPTION_PATH:
         return copy_text(value, field, option->size, why, why_size);
@@ -372,6 +383,10 @@ enum nd_config_action nd_config_load(int argc, char **argv, struct nd_config *co
     }
     if (strcmp(config->cors_origin, "off") == 0)
         config->cors_origin[0] = '\0';
+    if (!config->tls_cert[0] != !config->tls_key[0]) {
+        fail(why, why_size, "--tls-cert and --tls-key go together");
+        return ND_CONFIG_ERROR;
+    }
     if (action == ND_CONFIG_SERVE &&
         (!find_docs_dir(config, why, why_size) || !load_auth_token(config, why, why_size)))
         return ND_CONFIG_ERROR;

@@ -39,7 +39,10 @@ struct nd_config {
     char sntp_server[ND_NET_HOST_MAX + 8];
     struct nd_allowlist sntp_allow;
     struct nd_allowlist connect_allow;
-    char docs_dir[ND_CONFIG_PATH_MAX]; /* found beside the binary when not given */
+    char docs_dir[ND_CONFIG_PATH_MAX];    /* found beside the binary when not given */
+    char tls_cert[ND_CONFIG_PATH_MAX];    /* serve HTTPS with this certificate (chain) */
+    char tls_key[ND_CONFIG_PATH_MAX];     /* and this key; both or neither */
+    char tls_ca_file[ND_CONFIG_PATH_MAX]; /* extra anchors for /connect's tls=1 */
     char auth_token_file[ND_CONFIG_PATH_MAX];
     char auth_token[ND_CONFIG_TOKEN_MAX]; /* read from auth_token_file; "" = none */
     char healthcheck_url[ND_CONFIG_PATH_MAX];

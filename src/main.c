@@ -25,7 +25,9 @@
 #include "http/handlers.h"
 #include "http/routes.h"
 #include "http/server.h"
+#include "http/tls_identity.h"
 #include "probe/connect.h"
+#include "probe/tls.h"
 #include "runtime/runtime.h"
 #include "netdiag/allowlist.h"
 #include "netdiag/net.h"
@@ -46,8 +48,9 @@ static int run_healthcheck(const struct nd_config *config)
             host = "127.0.0.1";
         else if (strcmp(host, "::") == 0)
             host = "::1";
-        snprintf(url, sizeof url, ipv6 ? "http://[%s]:%u/healthz" : "http://%s:%u/healthz", host,
-                 (unsigned)config->listen.port);
+        const char *scheme = config->tls_cert[0] ? "https" : "http";
+        snprintf(url, sizeof url, ipv6 ? "%s://[%s]:%u/healthz" : "%s://%s:%u/healthz", scheme,
+                 host, (unsigned)config->listen.port);
     }
     unsigned status = 0;
     struct nd_error error;
@@ -80,16 +83,39 @@ static unsigned cpu_count(void)
     return n > 0 ? (unsigned)n : 1;
 }
 
-/* Waits for SIGTERM or SIGINT, flushing the buffered log once a second. */
-static int wait_for_stop_signal(const sigset_t *signals)
+/* SIGHUP: the certificate files are read again (a renewal, say); new
+ * handshakes get the new one, and a file that does not load leaves the old
+ * one in place. */
+static void reload_certificate(struct nd_tls_identity *identity)
+{
+    if (!identity) {
+        nd_log_event("info", "sighup", "message", "nothing to reload: HTTPS is off", NULL);
+        return;
+    }
+    struct nd_error error;
+    char description[384];
+    if (nd_tls_identity_reload(identity, &error) != ND_OK) {
+        nd_log_event("error", "tls_reload_failed", "message", error.message, "kept", "previous",
+                     NULL);
+        return;
+    }
+    nd_tls_identity_describe(identity, description, sizeof description);
+    nd_log_event("info", "tls_reloaded", "certificate", description, NULL);
+}
+
+/* Waits for SIGTERM or SIGINT, flushing the buffered log once a second and
+ * reloading the certificate on SIGHUP. */
+static int wait_for_stop_signal(const sigset_t *signals, struct nd_tls_identity *identity)
 {
     const struct timespec tick = {.tv_sec = 1, .tv_nsec = 0};
     for (;;) {
         int signal_number = sigtimedwait(signals, NULL, &tick);
+        if (signal_number == SIGHUP)
+            reload_certificate(identity);
         nd_log_flush();
-        if (signal_number > 0)
+        if (signal_number > 0 && signal_number != SIGHUP)
             return signal_number;
-        if (errno != EAGAIN && errno != EINTR)
+        if (signal_number < 0 && errno != EAGAIN && errno != EINTR)
             return -1;
     }
 }
@@ -230,6 +256,7 @@ int main(int argc, char **argv)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
     if (pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) != 0 ||
         signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         fprintf(stderr, "netdiag: cannot set up signal handling\n");
@@ -264,12 +291,34 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* The anchors /connect's tls=1 checks chains against, read once. */
+    struct nd_tls_trust *trust;
+    if (nd_tls_trust_load(config.tls_ca_file, &trust, &error) != ND_OK) {
+        fprintf(stderr, "netdiag: --tls-ca-file %s (see netdiag --help)\n", error.message);
+        close(listen_fd);
+        nd_echo_stop(echo);
+        stop_runtime(runtime);
+        return 2;
+    }
+
+    /* HTTPS: the certificate netdiag serves with. */
+    struct nd_tls_identity *identity = NULL;
+    if (config.tls_cert[0] &&
+        nd_tls_identity_load(config.tls_cert, config.tls_key, &identity, &error) != ND_OK) {
+        fprintf(stderr, "netdiag: --tls-cert %s (see netdiag --help)\n", error.message);
+        close(listen_fd);
+        nd_echo_stop(echo);
+        stop_runtime(runtime);
+        nd_tls_trust_free(trust);
+        return 2;
+    }
+
     /* Each handler's settings travel with its route. */
     static struct nd_connect_stats connect_stats;
     static struct nd_route_settings route_settings;
     route_settings = (struct nd_route_settings){
         .sntp = {.default_server = config.sntp_server, .allow = &config.sntp_allow},
-        .connect = {.allow = &config.connect_allow, .stats = &connect_stats},
+        .connect = {.allow = &config.connect_allow, .stats = &connect_stats, .trust = trust},
         .docs = {.directory = config.docs_dir},
         .modules = {.ready = echo ? echo_ready : NULL, .ready_context = echo},
     };
@@ -297,12 +346,15 @@ int main(int argc, char **argv)
         .route_count = nd_routes_count,
         .slow_max_waiting = (unsigned)config.slow_max_waiting,
         .auth_token = config.auth_token,
+        .tls = identity,
     };
     struct nd_http_server *server;
     if (nd_http_start(&http, &server, &error) != ND_OK) {
         close(listen_fd);
         nd_echo_stop(echo);
         stop_runtime(runtime);
+        nd_tls_trust_free(trust);
+        nd_tls_identity_free(identity);
         nd_log_event("error", "start_failed", "message", error.message, NULL);
         return 1;
     }
@@ -311,10 +363,13 @@ int main(int argc, char **argv)
     char threads[16];
     snprintf(threads, sizeof threads, "%u", http.threads);
     nd_net_format_address((struct sockaddr *)&bound, address, sizeof address);
+    char certificate[384] = "";
+    if (identity)
+        nd_tls_identity_describe(identity, certificate, sizeof certificate);
     nd_log_event("info", "listening", "http", address, "echo", echo_address, "threads", threads,
-                 "version", NETDIAG_VERSION, NULL);
+                 "tls", identity ? certificate : "off", "version", NETDIAG_VERSION, NULL);
 
-    int signal_number = wait_for_stop_signal(&stop_signals);
+    int signal_number = wait_for_stop_signal(&stop_signals, identity);
     nd_log_event("info", "stopping", "signal",
                  signal_number == SIGINT    ? "SIGINT"
                  : signal_number == SIGTERM ? "SIGTERM"
@@ -323,6 +378,8 @@ int main(int argc, char **argv)
     drain_and_stop(server, config.drain_delay_s, config.drain_timeout_s);
     nd_echo_stop(echo);
     stop_runtime(runtime);
+    nd_tls_trust_free(trust);
+    nd_tls_identity_free(identity);
     nd_log_event("info", "stopped", NULL);
     nd_log_flush();
     return 0;

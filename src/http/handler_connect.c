@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http/deferred.h"
 #include "http/handlers.h"
@@ -197,6 +198,82 @@ static void render_http(cJSON *body, const struct nd_http_reply *reply,
     }
 }
 
+/* "2026-11-28T10:00:00Z" */
+static void add_time(cJSON *object, const char *name, time_t when)
+{
+    struct tm parts;
+    char text[32];
+    if (!gmtime_r(&when, &parts) || strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts) == 0)
+        return;
+    nd_json_add_string(object, name, text);
+}
+
+static cJSON *render_certificate(const struct nd_tls_certificate *certificate, time_t now)
+{
+    cJSON *object = cJSON_CreateObject();
+    add_text_field(object, "subject", certificate->subject);
+    add_text_field(object, "issuer", certificate->issuer);
+    nd_json_add_string(object, "serial", certificate->serial);
+    cJSON *names = nd_json_add_array(object, "alt_names");
+    for (size_t i = 0; i < certificate->alt_name_count; i++) {
+        cJSON *name = nd_json_append(names, cJSON_CreateObject());
+        nd_json_add_string(name, "type", certificate->alt_names[i].type);
+        add_text_field(name, "value", certificate->alt_names[i].value);
+    }
+    if (certificate->alt_names_truncated)
+        nd_json_add_bool(object, "alt_names_truncated", true);
+    add_time(object, "not_before", certificate->not_before);
+    add_time(object, "not_after", certificate->not_after);
+    /* Whole days, rounded toward the past: -1 on the day after expiry. */
+    double seconds_left = difftime(certificate->not_after, now);
+    nd_json_add_number(object, "days_left",
+                       (double)(long long)(seconds_left / 86400.0 - (seconds_left < 0 ? 1 : 0)));
+    cJSON *key = nd_json_add_object(object, "public_key");
+    nd_json_add_string(key, "algorithm", certificate->public_key_algorithm);
+    nd_json_add_integer(key, "bits", certificate->public_key_bits);
+    nd_json_add_string(object, "signature_algorithm", certificate->signature_algorithm);
+    nd_json_add_string(object, "sha256", certificate->sha256);
+    nd_json_add_bool(object, "self_signed", certificate->self_signed);
+    return object;
+}
+
+/* The session as negotiated, the chain as sent, and the verification. */
+static void render_tls(cJSON *body, const struct nd_connect_request *request,
+                       const struct nd_tls_session_info *info)
+{
+    cJSON *tls = nd_json_add_object(body, "tls");
+    nd_json_add_string(tls, "server_name",
+                       request->server_name[0] ? request->server_name : request->host);
+    if (info->version[0]) {
+        nd_json_add_string(tls, "version", info->version);
+        nd_json_add_string(tls, "cipher_suite", info->cipher_suite);
+        if (info->group[0])
+            nd_json_add_string(tls, "group", info->group);
+        else
+            nd_json_add_null(tls, "group");
+        if (info->alpn[0])
+            nd_json_add_string(tls, "alpn", info->alpn);
+        else
+            nd_json_add_null(tls, "alpn");
+        nd_json_add_bool(tls, "resumed", info->resumed);
+        nd_json_add_bool(tls, "verified", info->verified);
+        cJSON *reasons = nd_json_add_array(tls, "reasons");
+        for (size_t i = 0; i < info->reason_count; i++)
+            nd_json_append(reasons, cJSON_CreateString(info->reasons[i]));
+        if (!info->verified)
+            nd_json_add_string(tls, "verify_message", info->verify_message);
+        nd_json_add_bool(tls, "insecure", request->insecure);
+    }
+    if (info->alert[0])
+        nd_json_add_string(tls, "alert", info->alert);
+    cJSON *chain = nd_json_add_array(tls, "chain");
+    time_t now = time(NULL);
+    for (size_t i = 0; i < info->chain_length; i++)
+        nd_json_append(chain, render_certificate(&info->chain[i], now));
+    if (info->chain_truncated)
+        nd_json_add_bool(tls, "chain_truncated", true);
+}
+
 static cJSON *render_phases(const struct nd_connect_request *request,
                             const struct nd_connect_result *result)
 {
@@ -205,6 +282,14 @@ static cJSON *render_phases(const struct nd_connect_request *request,
         render_resolve(phases, result);
     if (result->attempt_count > 0)
         render_attempts(phases, result);
+    if (result->tls && result->connected) {
+        cJSON *handshake = phase_object(phases, ND_CONNECT_HANDSHAKE);
+        add_ms(handshake, "duration_ms", result->handshake_us);
+        if (result->tls->version[0]) {
+            cJSON *verify = phase_object(phases, ND_CONNECT_VERIFY);
+            nd_json_add_bool(verify, "verified", result->tls->verified);
+        }
+    }
     if (result->connected && request->send_length > 0) {
         cJSON *send = phase_object(phases, ND_CONNECT_SEND);
         nd_json_add_integer(send, "bytes", result->sent);
@@ -274,6 +359,8 @@ static cJSON *render_probe(const struct connect_state *state)
         nd_json_add_integer(received, "bytes", result->received_length);
         add_bytes(received, result->received, result->received_length);
     }
+    if (result->tls)
+        render_tls(body, request, result->tls);
     if (http)
         render_http(body, &reply, result);
     if (request->expect_length > 0) {
@@ -407,15 +494,54 @@ static bool take_payload(struct nd_request *request, struct connect_state *state
     return true;
 }
 
+/* tls, sni, alpn and insecure: each checked on its own first, so that a
+ * malformed one is named as such. */
+static bool take_tls(struct nd_request *request, struct connect_state *state, bool tls,
+                     const char *sni, const char *alpn, bool insecure)
+{
+    struct nd_connect_request *probe = &state->request;
+    struct nd_error error;
+    if (sni && strlen(sni) >= sizeof probe->server_name)
+        return bad(request, "sni", ND_ERR_INVALID, "sni is too long");
+    if (sni && nd_resolve_validate_name(sni, &error) != ND_OK) {
+        nd_reply_error(request, &error, "sni", NULL);
+        return false;
+    }
+    if (alpn) {
+        size_t length = strlen(alpn);
+        bool valid = length > 0 && length < sizeof probe->alpn && alpn[0] != ',' &&
+                     alpn[length - 1] != ',' && !strstr(alpn, ",,");
+        for (size_t i = 0; valid && i < length; i++)
+            valid = alpn[i] > ' ' && alpn[i] < 0x7f;
+        if (!valid)
+            return bad(request, "alpn", ND_ERR_INVALID,
+                       "alpn is protocol names separated by commas, e.g. h2,http/1.1 (at most "
+                       "127 characters)");
+    }
+    const char *without = sni ? "sni" : alpn ? "alpn" : insecure ? "insecure" : NULL;
+    if (!tls && without)
+        return bad(request, without, ND_ERR_INVALID, "sni, alpn and insecure go with tls=1");
+    probe->tls = tls;
+    probe->insecure = insecure;
+    if (sni)
+        memcpy(probe->server_name, sni, strlen(sni) + 1);
+    if (alpn)
+        memcpy(probe->alpn, alpn, strlen(alpn) + 1);
+    return true;
+}
+
 void nd_handle_connect(struct nd_request *request)
 {
     const struct nd_connect_settings *settings = request->route->context;
     const char *host;
     uint64_t port = 0, timeout_ms = DEFAULT_TIMEOUT_MS, read_bytes = DEFAULT_READ_BYTES;
     size_t family_index = 0;
-    bool has_port, has_read_bytes;
-    const char *expect;
-    if (!nd_param_string(request, "host", &host) ||
+    bool has_port, has_read_bytes, tls = false, insecure = false;
+    const char *expect, *sni, *alpn;
+    if (!nd_param_bool(request, "tls", &tls, NULL) ||
+        !nd_param_bool(request, "insecure", &insecure, NULL) ||
+        !nd_param_string(request, "sni", &sni) || !nd_param_string(request, "alpn", &alpn) ||
+        !nd_param_string(request, "host", &host) ||
         !nd_param_number(request, "port", 1, 65535, false, &port, &has_port) ||
         !nd_param_choice(request, "family", family_choices, &family_index, NULL) ||
         !nd_param_number(request, "timeout_ms", 1, MAX_TIMEOUT_MS, false, &timeout_ms, NULL) ||
@@ -470,10 +596,11 @@ void nd_handle_connect(struct nd_request *request)
     probe->timeout_ms = (unsigned)timeout_ms;
     probe->allow = settings->allow;
     probe->stats = settings->stats;
-    if (!take_payload(request, state)) {
+    if (!take_payload(request, state) || !take_tls(request, state, tls, sni, alpn, insecure)) {
         connect_release(state);
         return;
     }
+    probe->trust = settings->trust;
     if (expect) {
         probe->expect_length = strlen(expect);
         memcpy(probe->expect, expect, probe->expect_length + 1);

@@ -24,9 +24,11 @@ struct nd_docs_settings {
 
 /* /connect. */
 struct nd_connect_stats;
+struct nd_tls_trust;
 struct nd_connect_settings {
     const struct nd_allowlist *allow; /* "off" disables the endpoint */
     struct nd_connect_stats *stats;   /* for /metrics */
+    const struct nd_tls_trust *trust; /* tls=1's anchors: the system's and --tls-ca-file */
 };
 
 /* What other modules (the echo listener, the probes) tell /readyz and

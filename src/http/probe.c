@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+
 #include "netdiag/clock.h"
 #include "netdiag/net.h"
 
@@ -32,29 +34,77 @@ static bool wait_for(int fd, short events, uint64_t deadline_ns)
     }
 }
 
-static enum nd_err exchange(int fd, const char *request, size_t length, unsigned *status,
-                            uint64_t deadline_ns, struct nd_error *error)
+/* The connection, plain or TLS (session not NULL). */
+struct channel {
+    int fd;
+    gnutls_session_t session;
+    gnutls_certificate_credentials_t credentials;
+};
+
+/* A TLS call that must wait says which way through the record direction. */
+static short tls_waits_for(const struct channel *channel)
+{
+    return gnutls_record_get_direction(channel->session) ? POLLOUT : POLLIN;
+}
+
+/* Bytes moved, 0 at end of stream, -1 with errno EAGAIN to wait for
+ * *events, or -1 with error set. */
+static ssize_t channel_io(struct channel *channel, bool sending, void *data, size_t length,
+                          short *events, struct nd_error *error)
+{
+    *events = sending ? POLLOUT : POLLIN;
+    if (!channel->session) {
+        ssize_t n = sending ? send(channel->fd, data, length, MSG_NOSIGNAL)
+                            : recv(channel->fd, data, length, 0);
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            nd_error_set_errno(error, errno, sending ? "send" : "recv");
+        if (n < 0 && errno == EINTR)
+            errno = EAGAIN;
+        return n;
+    }
+    ssize_t n = sending ? gnutls_record_send(channel->session, data, length)
+                        : gnutls_record_recv(channel->session, data, length);
+    if (n >= 0)
+        return n;
+    if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+        *events = tls_waits_for(channel);
+        errno = EAGAIN;
+        return -1;
+    }
+    if (n == GNUTLS_E_PREMATURE_TERMINATION)
+        return 0;
+    nd_error_set(error, ND_ERR_PROTOCOL, "TLS: %s", gnutls_strerror((int)n));
+    errno = EPROTO;
+    return -1;
+}
+
+static enum nd_err exchange(struct channel *channel, const char *request, size_t length,
+                            unsigned *status, uint64_t deadline_ns, struct nd_error *error)
 {
     size_t sent = 0;
+    short events = POLLOUT;
     while (sent < length) {
-        if (!wait_for(fd, POLLOUT, deadline_ns))
+        if (!wait_for(channel->fd, events, deadline_ns))
             return nd_error_set(error, ND_ERR_TIMEOUT, "timed out sending the request");
-        ssize_t n = send(fd, request + sent, length - sent, MSG_NOSIGNAL);
-        if (n < 0 && errno != EAGAIN && errno != EINTR)
-            return nd_error_set_errno(error, errno, "send");
+        ssize_t n =
+            channel_io(channel, true, (char *)request + sent, length - sent, &events, error);
+        if (n < 0 && errno != EAGAIN)
+            return error ? error->code : ND_ERR_SYSTEM;
         if (n > 0)
             sent += (size_t)n;
     }
     char answer[64];
     size_t received = 0;
+    events = POLLIN;
     while (received < 12) {
-        if (!wait_for(fd, POLLIN, deadline_ns))
+        if (!wait_for(channel->fd, events, deadline_ns))
             return nd_error_set(error, ND_ERR_TIMEOUT, "timed out waiting for the answer");
-        ssize_t n = recv(fd, answer + received, sizeof answer - 1 - received, 0);
+        ssize_t n = channel_io(channel, false, answer + received, sizeof answer - 1 - received,
+                               &events, error);
         if (n == 0)
             break;
-        if (n < 0 && errno != EAGAIN && errno != EINTR)
-            return nd_error_set_errno(error, errno, "recv");
+        if (n < 0 && errno != EAGAIN)
+            return error ? error->code : ND_ERR_SYSTEM;
         if (n > 0)
             received += (size_t)n;
     }
@@ -66,12 +116,40 @@ static enum nd_err exchange(int fd, const char *request, size_t length, unsigned
     return ND_OK;
 }
 
+/* The health check asks the process beside it: the certificate is not
+ * checked, only that TLS works. */
+static enum nd_err start_tls(struct channel *channel, uint64_t deadline_ns, struct nd_error *error)
+{
+    int status = gnutls_certificate_allocate_credentials(&channel->credentials);
+    if (status >= 0)
+        status = gnutls_init(&channel->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+    if (status >= 0)
+        status = gnutls_set_default_priority(channel->session);
+    if (status >= 0)
+        status =
+            gnutls_credentials_set(channel->session, GNUTLS_CRD_CERTIFICATE, channel->credentials);
+    if (status < 0)
+        return nd_error_set(error, ND_ERR_SYSTEM, "TLS: %s", gnutls_strerror(status));
+    gnutls_transport_set_int(channel->session, channel->fd);
+    for (;;) {
+        status = gnutls_handshake(channel->session);
+        if (status >= 0)
+            return ND_OK;
+        if (gnutls_error_is_fatal(status))
+            return nd_error_set(error, ND_ERR_PROTOCOL, "TLS handshake: %s",
+                                gnutls_strerror(status));
+        if (!wait_for(channel->fd, tls_waits_for(channel), deadline_ns))
+            return nd_error_set(error, ND_ERR_TIMEOUT, "timed out in the TLS handshake");
+    }
+}
+
 enum nd_err nd_http_probe(const char *url, int timeout_ms, unsigned *status, struct nd_error *error)
 {
-    static const char scheme[] = "http://";
-    if (strncmp(url, scheme, sizeof scheme - 1) != 0)
-        return nd_error_set(error, ND_ERR_INVALID, "'%s' is not an http:// URL", url);
-    const char *authority = url + sizeof scheme - 1;
+    static const char plain[] = "http://", secure[] = "https://";
+    bool tls = strncmp(url, secure, sizeof secure - 1) == 0;
+    if (!tls && strncmp(url, plain, sizeof plain - 1) != 0)
+        return nd_error_set(error, ND_ERR_INVALID, "'%s' is not an http:// or https:// URL", url);
+    const char *authority = url + (tls ? sizeof secure : sizeof plain) - 1;
     const char *path = strchr(authority, '/');
     char endpoint_text[ND_NET_HOST_MAX + 16];
     size_t authority_length = path ? (size_t)(path - authority) : strlen(authority);
@@ -113,6 +191,9 @@ enum nd_err nd_http_probe(const char *url, int timeout_ms, unsigned *status, str
         else if (failure != 0)
             err = nd_error_set_errno(error, failure, "connect");
     }
+    struct channel channel = {.fd = fd};
+    if (err == ND_OK && tls)
+        err = start_tls(&channel, deadline_ns, error);
     if (err == ND_OK) {
         char request[4096 + 2 * ND_NET_HOST_MAX];
         int length =
@@ -122,8 +203,12 @@ enum nd_err nd_http_probe(const char *url, int timeout_ms, unsigned *status, str
         if (length < 0 || (size_t)length >= sizeof request)
             err = nd_error_set(error, ND_ERR_INVALID, "the URL is too long");
         else
-            err = exchange(fd, request, (size_t)length, status, deadline_ns, error);
+            err = exchange(&channel, request, (size_t)length, status, deadline_ns, error);
     }
+    if (channel.session)
+        gnutls_deinit(channel.session);
+    if (channel.credentials)
+        gnutls_certificate_free_credentials(channel.credentials);
     if (close(fd) != 0 && err == ND_OK)
         err = nd_error_set_errno(error, errno, "close");
     return err;

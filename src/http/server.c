@@ -18,6 +18,7 @@
 #include "http/request.h"
 #include "http/request_deadline.h"
 #include "http/routes.h"
+#include "http/tls_identity.h"
 #include "netdiag/clock.h"
 
 struct nd_http_server {
@@ -481,8 +482,12 @@ enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_se
      * lets slow work wait without holding a thread. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    if (config->tls) {
+        flags |= MHD_USE_TLS;
+        nd_tls_identity_serve(config->tls);
+    }
     unsigned threads = config->threads ? config->threads : 1;
-    struct MHD_OptionItem options[] = {
+    struct MHD_OptionItem options[16] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_library_error, server},
         {MHD_OPTION_LISTEN_SOCKET, config->listen_fd, NULL},
         /* Above ours (on_accept), so that ours decides. */
@@ -493,9 +498,19 @@ enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_se
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)config->connection_memory, NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_request_line, server},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, server},
-        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL},
-        {MHD_OPTION_END, 0, NULL},
     };
+    size_t count = 9;
+    if (threads > 1)
+        options[count++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
+    if (config->tls) {
+        /* TLS 1.2 and 1.3 only (RFC 8996), with the certificate chosen per
+         * handshake so that SIGHUP can renew it. */
+        options[count++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
+                                                   (void *)nd_tls_identity_retrieve};
+        options[count++] = (struct MHD_OptionItem){
+            MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+    }
+    options[count] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     server->daemon = MHD_start_daemon(flags, 0, on_accept, server, on_request, server,
                                       MHD_OPTION_ARRAY, options, MHD_OPTION_END);
     if (!server->daemon) {

@@ -13,6 +13,7 @@
 
 struct nd_route;
 struct nd_runtime;
+struct nd_tls_identity;
 
 struct nd_http_config {
     int listen_fd;               /* bound and listening; the server owns it once started */
@@ -28,8 +29,9 @@ struct nd_http_config {
     struct nd_runtime *runtime;    /* where slow requests and deadlines wait */
     const struct nd_route *routes; /* nd_routes_build's; they must outlive the server */
     size_t route_count;
-    unsigned slow_max_waiting; /* slow requests (DNS, SNTP) in progress at most */
-    const char *auth_token;    /* bearer token most routes require; NULL or "" = none */
+    unsigned slow_max_waiting;   /* slow requests (DNS, SNTP) in progress at most */
+    const char *auth_token;      /* bearer token most routes require; NULL or "" = none */
+    struct nd_tls_identity *tls; /* serve HTTPS with it; NULL = plain HTTP */
 };
 
 struct nd_http_server;

@@ -24,6 +24,10 @@ struct nd_connect_probe {
     uv_tcp_t socket;
     uv_connect_t connecting;
     uv_write_t writing;
+    struct nd_tls_session *tls;
+    uint8_t *ciphertext;   /* what the socket read, for the TLS session */
+    unsigned tls_writes;   /* TLS records on their way to the socket */
+    bool tls_send_pending; /* the payload is among them */
     struct sockaddr_storage addresses[ND_CONNECT_ADDRESSES_MAX];
     size_t next_address;
     enum nd_connect_phase phase;
@@ -34,12 +38,24 @@ struct nd_connect_probe {
     bool finished;
 };
 
-static const char *const phase_names[ND_CONNECT_PHASE_COUNT] = {"resolve",    "connect", "send",
-                                                                "first_byte", "receive", "expect"};
+/* Indexed by the enums; a missing name is a compile error, not a NULL. */
+static const char *const phase_names[ND_CONNECT_PHASE_COUNT] = {
+    [ND_CONNECT_RESOLVE] = "resolve",     [ND_CONNECT_CONNECT] = "connect",
+    [ND_CONNECT_HANDSHAKE] = "handshake", [ND_CONNECT_VERIFY] = "verify",
+    [ND_CONNECT_SEND] = "send",           [ND_CONNECT_FIRST_BYTE] = "first_byte",
+    [ND_CONNECT_RECEIVE] = "receive",     [ND_CONNECT_EXPECT] = "expect",
+};
 
 static const char *const outcome_names[ND_CONNECT_OUTCOME_COUNT] = {
-    "connected", "refused",   "timeout", "unreachable", "reset",     "blocked",
-    "forbidden", "dns_error", "closed",  "not_found",   "cancelled", "error"};
+    [ND_CONNECT_CONNECTED] = "connected", [ND_CONNECT_REFUSED] = "refused",
+    [ND_CONNECT_TIMED_OUT] = "timeout",   [ND_CONNECT_UNREACHABLE] = "unreachable",
+    [ND_CONNECT_RESET] = "reset",         [ND_CONNECT_BLOCKED] = "blocked",
+    [ND_CONNECT_FORBIDDEN] = "forbidden", [ND_CONNECT_DNS_ERROR] = "dns_error",
+    [ND_CONNECT_CLOSED] = "closed",       [ND_CONNECT_NOT_FOUND] = "not_found",
+    [ND_CONNECT_TLS_ALERT] = "tls_alert", [ND_CONNECT_TLS_ERROR] = "tls_error",
+    [ND_CONNECT_UNTRUSTED] = "untrusted", [ND_CONNECT_CANCELLED] = "cancelled",
+    [ND_CONNECT_ERROR] = "error",
+};
 
 static const char *const end_names[] = {"none",  "closed",  "limit", "expect",
                                         "quiet", "timeout", "reset"};
@@ -121,6 +137,8 @@ static void maybe_done(struct nd_connect_probe *probe)
         return;
     nd_connect_done_fn done = probe->done;
     void *context = probe->context;
+    nd_tls_session_free(probe->tls);
+    free(probe->ciphertext);
     free(probe);
     done(context);
 }
@@ -239,44 +257,57 @@ static bool expect_found(const struct nd_connect_probe *probe)
                   probe->request->expect_length) != NULL;
 }
 
+/* count more bytes of the reply are in result->received. */
+static void got_bytes(struct nd_connect_probe *probe, size_t count)
+{
+    struct nd_connect_result *result = probe->result;
+    if (!result->got_first_byte) {
+        result->got_first_byte = true;
+        result->first_byte_us = elapsed_us(probe->connected_ns);
+        probe->first_byte_ns = uv_hrtime();
+        probe->phase = ND_CONNECT_RECEIVE;
+    }
+    result->received_length += count;
+    if (expect_found(probe)) {
+        result->expect_found = true;
+        reply_over(probe, ND_CONNECT_END_EXPECT);
+    } else if (result->received_length == probe->request->read_limit) {
+        reply_over(probe, ND_CONNECT_END_LIMIT);
+    } else {
+        uv_timer_start(&probe->quiet, on_quiet, ND_CONNECT_QUIET_MS, 0);
+    }
+}
+
+/* The peer closed (or reset, when reset) while a reply was awaited. */
+static void peer_closed(struct nd_connect_probe *probe, bool reset)
+{
+    if (probe->result->got_first_byte) {
+        reply_over(probe, reset ? ND_CONNECT_END_RESET : ND_CONNECT_END_CLOSED);
+        return;
+    }
+    struct nd_error error;
+    nd_error_set(&error, ND_ERR_PROTOCOL, "the peer closed the connection without sending a byte");
+    fail(probe, ND_CONNECT_CLOSED, &error);
+}
+
 static void on_read(uv_stream_t *stream, ssize_t count, const uv_buf_t *buffer)
 {
     struct nd_connect_probe *probe = stream->data;
-    struct nd_connect_result *result = probe->result;
     (void)buffer;
     if (probe->finished || count == 0)
         return;
     if (count > 0) {
-        if (!result->got_first_byte) {
-            result->got_first_byte = true;
-            result->first_byte_us = elapsed_us(probe->connected_ns);
-            probe->first_byte_ns = uv_hrtime();
-            probe->phase = ND_CONNECT_RECEIVE;
-        }
-        result->received_length += (size_t)count;
-        if (expect_found(probe)) {
-            result->expect_found = true;
-            reply_over(probe, ND_CONNECT_END_EXPECT);
-        } else if (result->received_length == probe->request->read_limit) {
-            reply_over(probe, ND_CONNECT_END_LIMIT);
-        } else {
-            uv_timer_start(&probe->quiet, on_quiet, ND_CONNECT_QUIET_MS, 0);
-        }
+        got_bytes(probe, (size_t)count);
         return;
     }
-    if (result->got_first_byte) {
-        reply_over(probe, count == UV_EOF ? ND_CONNECT_END_CLOSED : ND_CONNECT_END_RESET);
-        return;
-    }
-    if (count == UV_EOF) {
-        struct nd_error error;
-        nd_error_set(&error, ND_ERR_PROTOCOL,
-                     "the peer closed the connection without sending a byte");
-        fail(probe, ND_CONNECT_CLOSED, &error);
+    if (count == UV_EOF || probe->result->got_first_byte) {
+        peer_closed(probe, count != UV_EOF);
         return;
     }
     fail_errno(probe, (int)count, "recv");
 }
+
+static void drain_tls(struct nd_connect_probe *probe);
 
 static void await_reply(struct nd_connect_probe *probe)
 {
@@ -285,6 +316,10 @@ static void await_reply(struct nd_connect_probe *probe)
         return;
     }
     probe->phase = ND_CONNECT_FIRST_BYTE;
+    if (probe->tls) {
+        drain_tls(probe); /* the socket is read already, for the session */
+        return;
+    }
     int status = uv_read_start((uv_stream_t *)&probe->socket, on_alloc, on_read);
     if (status != 0)
         fail_errno(probe, status, "uv_read_start");
@@ -317,6 +352,203 @@ static void name_ends(struct nd_connect_probe *probe)
                               sizeof probe->result->peer);
 }
 
+/* --- TLS: the session rides on the stream; the socket is read all along
+ * and what it reads is fed to the session. --- */
+
+struct tls_write {
+    uv_write_t request;
+    struct nd_connect_probe *probe;
+    uint8_t *data;
+};
+
+static void on_tls_written(uv_write_t *request, int status)
+{
+    struct tls_write *write = (struct tls_write *)request;
+    struct nd_connect_probe *probe = write->probe;
+    free(write->data);
+    free(write);
+    probe->tls_writes--;
+    if (probe->finished)
+        return;
+    if (status != 0) {
+        fail_errno(probe, status, "send");
+        return;
+    }
+    if (probe->tls_writes == 0 && probe->tls_send_pending) {
+        probe->tls_send_pending = false;
+        probe->result->send_us = elapsed_us(probe->attempt_ns);
+        probe->result->sent = probe->request->send_length;
+        await_reply(probe);
+    }
+}
+
+/* Sends the records the session made; false after failing the probe. */
+static bool flush_tls(struct nd_connect_probe *probe)
+{
+    uint8_t *data;
+    size_t length;
+    if (!nd_tls_take_output(probe->tls, &data, &length))
+        return true;
+    struct tls_write *write = malloc(sizeof *write);
+    if (!write) {
+        free(data);
+        struct nd_error error;
+        nd_error_set(&error, ND_ERR_NO_MEMORY, "out of memory");
+        fail(probe, ND_CONNECT_ERROR, &error);
+        return false;
+    }
+    write->probe = probe;
+    write->data = data;
+    uv_buf_t buffer = uv_buf_init((char *)data, (unsigned)length);
+    int status =
+        uv_write(&write->request, (uv_stream_t *)&probe->socket, &buffer, 1, on_tls_written);
+    if (status != 0) {
+        free(data);
+        free(write);
+        fail_errno(probe, status, "send");
+        return false;
+    }
+    probe->tls_writes++;
+    return true;
+}
+
+/* Decrypts what came into the reply, as far as it goes. */
+static void drain_tls(struct nd_connect_probe *probe)
+{
+    struct nd_connect_result *result = probe->result;
+    while (!probe->finished) {
+        if (!result->received && !(result->received = malloc(probe->request->read_limit))) {
+            struct nd_error error;
+            nd_error_set(&error, ND_ERR_NO_MEMORY, "out of memory");
+            fail(probe, ND_CONNECT_ERROR, &error);
+            return;
+        }
+        size_t count;
+        struct nd_error error;
+        enum nd_tls_step step =
+            nd_tls_read(probe->tls, result->received + result->received_length,
+                        probe->request->read_limit - result->received_length, &count, &error);
+        flush_tls(probe); /* a read may answer the peer (a key update) */
+        if (step == ND_TLS_WANT_MORE)
+            return;
+        if (step == ND_TLS_FAILED && result->got_first_byte) {
+            reply_over(probe, ND_CONNECT_END_RESET);
+            return;
+        }
+        if (step == ND_TLS_FAILED) {
+            fail(probe, ND_CONNECT_TLS_ERROR, &error);
+            return;
+        }
+        if (count == 0) {
+            peer_closed(probe, false);
+            return;
+        }
+        got_bytes(probe, count);
+    }
+}
+
+static void send_over_tls(struct nd_connect_probe *probe)
+{
+    if (probe->request->send_length == 0) {
+        await_reply(probe);
+        return;
+    }
+    probe->phase = ND_CONNECT_SEND;
+    probe->attempt_ns = uv_hrtime();
+    struct nd_error error;
+    if (nd_tls_write(probe->tls, probe->request->send, probe->request->send_length, &error) !=
+        ND_OK) {
+        fail(probe, ND_CONNECT_TLS_ERROR, &error);
+        return;
+    }
+    probe->tls_send_pending = true;
+    flush_tls(probe);
+}
+
+static void step_handshake(struct nd_connect_probe *probe)
+{
+    struct nd_connect_result *result = probe->result;
+    struct nd_error error;
+    enum nd_tls_step step = nd_tls_handshake(probe->tls, result->tls, &error);
+    if (!flush_tls(probe) || step == ND_TLS_WANT_MORE)
+        return;
+    result->handshake_us = elapsed_us(probe->attempt_ns);
+    if (step == ND_TLS_FAILED) {
+        fail(probe, result->tls->alert[0] ? ND_CONNECT_TLS_ALERT : ND_CONNECT_TLS_ERROR, &error);
+        return;
+    }
+    probe->phase = ND_CONNECT_VERIFY;
+    if (!result->tls->verified && !probe->request->insecure) {
+        nd_error_set(&error, ND_ERR_PROTOCOL, "the certificate does not verify: %s",
+                     result->tls->verify_message);
+        fail(probe, ND_CONNECT_UNTRUSTED, &error);
+        return;
+    }
+    send_over_tls(probe);
+}
+
+static void on_tls_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer)
+{
+    struct nd_connect_probe *probe = handle->data;
+    enum { CIPHERTEXT_READ = 16384 };
+    (void)suggested;
+    if (!probe->ciphertext)
+        probe->ciphertext = malloc(CIPHERTEXT_READ);
+    *buffer = uv_buf_init((char *)probe->ciphertext, probe->ciphertext ? CIPHERTEXT_READ : 0);
+}
+
+static void on_tls_read(uv_stream_t *stream, ssize_t count, const uv_buf_t *buffer)
+{
+    struct nd_connect_probe *probe = stream->data;
+    if (probe->finished || count == 0)
+        return;
+    if (count > 0) {
+        struct nd_error error;
+        if (nd_tls_feed(probe->tls, (const uint8_t *)buffer->base, (size_t)count, &error) !=
+            ND_OK) {
+            fail(probe, ND_CONNECT_ERROR, &error);
+            return;
+        }
+    } else if (count == UV_EOF) {
+        nd_tls_feed_end(probe->tls);
+    } else {
+        fail_errno(probe, (int)count, "recv");
+        return;
+    }
+    if (probe->phase == ND_CONNECT_HANDSHAKE)
+        step_handshake(probe);
+    else if (probe->phase == ND_CONNECT_FIRST_BYTE || probe->phase == ND_CONNECT_RECEIVE)
+        drain_tls(probe);
+}
+
+static void start_tls(struct nd_connect_probe *probe)
+{
+    const struct nd_connect_request *request = probe->request;
+    struct nd_connect_result *result = probe->result;
+    probe->phase = ND_CONNECT_HANDSHAKE;
+    probe->attempt_ns = uv_hrtime();
+    struct nd_error error;
+    result->tls = calloc(1, sizeof *result->tls);
+    if (!result->tls) {
+        nd_error_set(&error, ND_ERR_NO_MEMORY, "out of memory");
+        fail(probe, ND_CONNECT_ERROR, &error);
+        return;
+    }
+    struct nd_tls_options options = {.server_name = request->server_name[0] ? request->server_name
+                                                                            : request->host,
+                                     .alpn = request->alpn};
+    if (nd_tls_session_new(request->trust, &options, &probe->tls, &error) != ND_OK) {
+        fail(probe, ND_CONNECT_TLS_ERROR, &error);
+        return;
+    }
+    int status = uv_read_start((uv_stream_t *)&probe->socket, on_tls_alloc, on_tls_read);
+    if (status != 0) {
+        fail_errno(probe, status, "uv_read_start");
+        return;
+    }
+    step_handshake(probe);
+}
+
 static void on_connected(uv_connect_t *request, int status)
 {
     struct nd_connect_probe *probe = request->data;
@@ -334,6 +566,10 @@ static void on_connected(uv_connect_t *request, int status)
     result->connected = true;
     probe->connected_ns = uv_hrtime();
     name_ends(probe);
+    if (probe->request->tls) {
+        start_tls(probe);
+        return;
+    }
     if (probe->request->send_length == 0) {
         await_reply(probe);
         return;
@@ -472,7 +708,15 @@ static void on_deadline(uv_timer_t *timer)
         return;
     }
     static const char *const waiting_for[ND_CONNECT_PHASE_COUNT] = {
-        "the resolver's answer", "the connection", "the send", "a first byte", "", ""};
+        [ND_CONNECT_RESOLVE] = "answer from the resolver",
+        [ND_CONNECT_CONNECT] = "connection",
+        [ND_CONNECT_HANDSHAKE] = "end of the TLS handshake",
+        [ND_CONNECT_VERIFY] = "verification",
+        [ND_CONNECT_SEND] = "end of the send",
+        [ND_CONNECT_FIRST_BYTE] = "first byte",
+        [ND_CONNECT_RECEIVE] = "end of the reply",
+        [ND_CONNECT_EXPECT] = "expected text",
+    };
     struct nd_error error;
     nd_error_set(&error, ND_ERR_TIMEOUT, "no %s within %u ms", waiting_for[probe->phase],
                  probe->request->timeout_ms);
@@ -569,4 +813,6 @@ void nd_connect_result_free(struct nd_connect_result *result)
 {
     free(result->received);
     result->received = NULL;
+    free(result->tls);
+    result->tls = NULL;
 }

@@ -23,6 +23,7 @@
 #include "netdiag/error.h"
 #include "netdiag/net.h"
 #include "netdiag/resolve.h"
+#include "probe/tls.h"
 
 enum {
     ND_CONNECT_ADDRESSES_MAX = 16,
@@ -39,6 +40,8 @@ enum {
 enum nd_connect_phase {
     ND_CONNECT_RESOLVE,
     ND_CONNECT_CONNECT,
+    ND_CONNECT_HANDSHAKE, /* tls */
+    ND_CONNECT_VERIFY,    /* tls: the certificate chain against the trust store */
     ND_CONNECT_SEND,
     ND_CONNECT_FIRST_BYTE,
     ND_CONNECT_RECEIVE,
@@ -58,6 +61,9 @@ enum nd_connect_outcome {
     ND_CONNECT_DNS_ERROR,   /* the name did not resolve */
     ND_CONNECT_CLOSED,      /* the peer closed without a byte where a reply was awaited */
     ND_CONNECT_NOT_FOUND,   /* the reply lacked the expected text */
+    ND_CONNECT_TLS_ALERT,   /* the TLS handshake ended with an alert (tls->alert names it) */
+    ND_CONNECT_TLS_ERROR,   /* the TLS handshake or a record failed otherwise */
+    ND_CONNECT_UNTRUSTED,   /* the certificate chain does not verify (tls->reasons say why) */
     ND_CONNECT_CANCELLED,   /* cut short by the caller */
     ND_CONNECT_ERROR,       /* anything else; the errno says what */
     ND_CONNECT_OUTCOME_COUNT,
@@ -99,6 +105,12 @@ struct nd_connect_request {
     size_t expect_length;
     const struct nd_allowlist *allow;
     struct nd_connect_stats *stats; /* may be NULL */
+    /* TLS after connecting, and what is sent and read goes through it. */
+    bool tls;
+    const struct nd_tls_trust *trust;
+    char server_name[ND_NET_HOST_MAX]; /* SNI and the name checked; "" = host */
+    char alpn[ND_TLS_ALPN_MAX];
+    bool insecure; /* go on past a chain that does not verify (it is still reported) */
 };
 
 struct nd_connect_attempt {
@@ -123,6 +135,9 @@ struct nd_connect_result {
     size_t attempt_count;
     bool connected;
     char local[ND_NET_ADDRESS_TEXT_MAX], peer[ND_NET_ADDRESS_TEXT_MAX];
+    /* handshake and verify (tls) */
+    uint64_t handshake_us;
+    struct nd_tls_session_info *tls; /* malloc'd for a TLS probe; nd_connect_result_free frees */
     /* send */
     size_t sent;
     uint64_t send_us;

@@ -314,7 +314,9 @@ function localOverrides(op, ntpPort) {
   if (op.path === '/resolve') return { host: ['localhost'] };
   // Port 1 on the loopback refuses at once; send, send_hex and http_path
   // exclude each other, so the example sends one of them.
-  if (op.path === '/connect') return { host: '127.0.0.1', port: 1, send_hex: null, http_path: null };
+  // sni, alpn and insecure go with tls=1, which the example leaves off.
+  if (op.path === '/connect')
+    return { host: '127.0.0.1', port: 1, send_hex: null, http_path: null, sni: null, alpn: null };
   return {};
 }
 

@@ -202,6 +202,12 @@ void nd_test_server_start(struct nd_test_server *server, const char *const *extr
     start_server(server, extra_args, NULL);
 }
 
+void nd_test_server_use_https(struct nd_test_server *server, const char *ca_file)
+{
+    snprintf(server->base_url, sizeof server->base_url, "https://localhost:%u", server->http_port);
+    snprintf(server->ca_file, sizeof server->ca_file, "%s", ca_file);
+}
+
 bool nd_test_server_start_with_hosts(struct nd_test_server *server, const char *const *extra_args,
                                      const char *hosts)
 {
@@ -282,6 +288,8 @@ void nd_test_request(const struct nd_test_server *server, const char *method, co
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &head);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (server->ca_file[0])
+        curl_easy_setopt(curl, CURLOPT_CAINFO, server->ca_file);
     CURLcode result = curl_easy_perform(curl);
     if (result != CURLE_OK)
         fail_msg("%s %s: %s", method, path, curl_easy_strerror(result));

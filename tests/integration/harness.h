@@ -16,7 +16,8 @@ struct nd_test_server {
     pid_t pid;
     unsigned http_port;
     unsigned echo_port;  /* 0 when the echo listener is off */
-    char base_url[64];   /* "http://127.0.0.1:PORT" */
+    char base_url[64];   /* "http://127.0.0.1:PORT", or https://localhost:PORT */
+    char ca_file[320];   /* for https: the anchor requests trust */
     char directory[256]; /* a temporary directory owned by this server */
     char log_path[320];  /* the server's stdout and stderr */
 };
@@ -32,6 +33,10 @@ void nd_test_server_start(struct nd_test_server *server, const char *const *extr
  * started, when that cannot be done here. */
 bool nd_test_server_start_with_hosts(struct nd_test_server *server, const char *const *extra_args,
                                      const char *hosts);
+
+/* From now on requests to server go over HTTPS to localhost, trusting the
+ * PEM anchors in ca_file (a server started with --tls-cert). */
+void nd_test_server_use_https(struct nd_test_server *server, const char *ca_file);
 
 /* cmocka group fixtures for a file whose tests share one server started with
  * the default flags: setup starts it and stores it in *state, teardown stops

@@ -104,6 +104,9 @@ static void test_refusals_name_the_flag(void **state)
         {{"--sntp-server", "time.test:0"}, "port number 1-65535"},
         {{"--docs-dir", "/nonexistent"}, "--docs-dir /nonexistent: no swagger-ui-bundle.js"},
         {{"--auth-token-file", "/nonexistent/token"}, "No such file"},
+        {{"--tls-ca-file", "/nonexistent.pem"}, "--tls-ca-file: /nonexistent.pem: No such file"},
+        {{"--tls-cert", "/etc/passwd"}, "--tls-cert and --tls-key go together"},
+        {{"--tls-key", "/etc/passwd"}, "--tls-cert and --tls-key go together"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal(load(cases[i].arguments), ND_CONFIG_ERROR);
