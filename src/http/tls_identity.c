@@ -77,9 +77,9 @@ static enum nd_err load_version(const char *certificate_file, const char *key_fi
     if (!version)
         return nd_error_set(error, ND_ERR_NO_MEMORY, "out of memory");
     version->chain_length = CHAIN_MAX;
-    status = gnutls_pcert_list_import_x509_file(version->chain, &version->chain_length,
-                                                certificate_file, GNUTLS_X509_FMT_PEM, NULL,
-                                                NULL, 0);
+    status =
+        gnutls_pcert_list_import_x509_file(version->chain, &version->chain_length, certificate_file,
+                                           GNUTLS_X509_FMT_PEM, NULL, NULL, 0);
     if (status < 0) {
         version->chain_length = 0;
         free_version(version);
@@ -95,8 +95,7 @@ static enum nd_err load_version(const char *certificate_file, const char *key_fi
     gnutls_free(pem.data);
     if (status < 0) {
         free_version(version);
-        return nd_error_set(error, ND_ERR_INVALID, "%.256s: %s", key_file,
-                            gnutls_strerror(status));
+        return nd_error_set(error, ND_ERR_INVALID, "%.256s: %s", key_file, gnutls_strerror(status));
     }
     describe(version);
     *out = version;
@@ -109,8 +108,7 @@ enum nd_err nd_tls_identity_load(const char *certificate_file, const char *key_f
     struct nd_tls_identity *identity = calloc(1, sizeof *identity);
     if (!identity)
         return nd_error_set(error, ND_ERR_NO_MEMORY, "out of memory");
-    snprintf(identity->certificate_file, sizeof identity->certificate_file, "%s",
-             certificate_file);
+    snprintf(identity->certificate_file, sizeof identity->certificate_file, "%s", certificate_file);
     snprintf(identity->key_file, sizeof identity->key_file, "%s", key_file);
     struct version *version;
     enum nd_err err = load_version(certificate_file, key_file, &version, error);
