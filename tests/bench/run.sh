@@ -165,6 +165,63 @@ for mode in keepalive close; do
   done
 done
 
+# --- HTTPS: keep-alive over TLS 1.3, netdiag beside nginx with the same certificate ---
+certificates="$build/tests/certificates"
+"$root/tests/tools/make-certificates.sh" "$certificates"
+tls_nginx_port=$(free_port)
+mkdir -p "$work/nginx-tls"
+cat >"$work/nginx-tls/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx-tls/nginx.pid;
+error_log $work/nginx-tls/error.log;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx-tls;
+  proxy_temp_path $work/nginx-tls;
+  fastcgi_temp_path $work/nginx-tls;
+  uwsgi_temp_path $work/nginx-tls;
+  scgi_temp_path $work/nginx-tls;
+  server {
+    listen 127.0.0.1:$tls_nginx_port ssl;
+    ssl_certificate $certificates/leaf.pem;
+    ssl_certificate_key $certificates/leaf-key.pem;
+    ssl_protocols TLSv1.3;
+    location / {
+      default_type application/json;
+      return 200 '{"input":"1234","value":1234,"host_byte_order":"little","uint32":{"value":1234,"ntohl":3523477504,"htonl":3523477504,"host_order_bytes":"d2040000","network_order_bytes":"000004d2"},"uint16":{"value":1234,"ntohs":53764,"htons":53764,"host_order_bytes":"d204","network_order_bytes":"04d2"}}\n';
+    }
+  }
+}
+EOF
+taskset -c 0 nginx -c "$work/nginx-tls/nginx.conf" -e "$work/nginx-tls/error.log" &
+tls_nginx_pid=$!
+pids+=("$tls_nginx_pid")
+tls_port=$(free_port)
+taskset -c 0 "$build/netdiag" --listen "127.0.0.1:$tls_port" --echo-listen off --threads 1 \
+  --access-log off --tls-cert "$certificates/leaf.pem" --tls-key "$certificates/leaf-key.pem" \
+  >"$work/netdiag-tls.log" 2>&1 &
+tls_pid=$!
+pids+=("$tls_pid")
+for _ in $(seq 200); do
+  curl -fsk "https://127.0.0.1:$tls_port/healthz" >/dev/null 2>&1 &&
+    curl -fsk "https://127.0.0.1:$tls_nginx_port/" >/dev/null 2>&1 && break
+  sleep 0.02
+done
+tls_results_nginx="" tls_results_netdiag=""
+for _ in $(seq "$rounds"); do
+  tls_results_nginx+="$(run_case "$tls_nginx_pid" "https://127.0.0.1:$tls_nginx_port/" keepalive)"$'\n'
+  tls_results_netdiag+="$(run_case "$tls_pid" "https://127.0.0.1:$tls_port/byteorder?value=1234" keepalive)"$'\n'
+done
+column_median() { median_of "$(awk -v c="$2" '{printf "%s ", $c}' <<<"$1")"; }
+tls_n_rate=$(column_median "$tls_results_nginx" 1) tls_n_cpu=$(column_median "$tls_results_nginx" 4)
+tls_rate=$(column_median "$tls_results_netdiag" 1) tls_cpu=$(column_median "$tls_results_netdiag" 4)
+echo
+echo "https keep-alive (TLS 1.3, 64 connections): nginx $tls_n_rate req/s at $tls_n_cpu µs CPU/r;" \
+  "netdiag /byteorder $tls_rate req/s at $tls_cpu µs CPU/r; ratios: req/s $(ratio "$tls_rate" "$tls_n_rate")," \
+  "CPU/r $(ratio "$tls_cpu" "$tls_n_cpu") (medians of $rounds rounds)"
+
 # --- isolation: the same fast load while 64 SNTP requests wait on a silent port --------
 silent_port_file="$work/silent.port"
 "$tools/fake_ntp_server" --port-file "$silent_port_file" --mode silent --max-seconds 120 2>/dev/null &
