@@ -36,6 +36,7 @@ static const char *const family_choices[] = {"any", "ipv4", "ipv6", NULL};
 
 struct connect_state {
     struct nd_connect_request request; /* set before the work starts */
+    uint8_t *payload;                  /* what request.send points to, sized to it */
     bool http;                         /* the send is recipe 7's GET */
     struct nd_connect_result result;
     struct nd_deferred_job *job;
@@ -69,6 +70,7 @@ static void connect_release(void *context)
 {
     struct connect_state *state = context;
     nd_connect_result_free(&state->result);
+    free(state->payload);
     free(state);
 }
 
@@ -423,6 +425,19 @@ static bool valid_path(const char *path)
     return true;
 }
 
+/* What goes out after connecting, in an allocation of its own size: most
+ * probes send a few bytes, and a thousand of them may wait at once. */
+static bool set_payload(struct connect_state *state, const uint8_t *data, size_t length)
+{
+    state->payload = malloc(length ? length : 1);
+    if (!state->payload)
+        return false;
+    memcpy(state->payload, data, length);
+    state->request.send = state->payload;
+    state->request.send_length = length;
+    return true;
+}
+
 /* Recipe 7's request: GET path HTTP/1.0, with the Host a server needs. */
 static bool build_http_request(struct connect_state *state, const char *path)
 {
@@ -434,15 +449,15 @@ static bool build_http_request(struct connect_state *state, const char *path)
     else
         snprintf(host, sizeof host, ipv6 ? "[%s]:%u" : "%s:%u", request->host,
                  (unsigned)request->port);
-    int length = snprintf((char *)request->send, sizeof request->send,
+    char text[ND_CONNECT_SEND_MAX];
+    int length = snprintf(text, sizeof text,
                           "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: netdiag/%s\r\n"
                           "Accept: */*\r\nConnection: close\r\n\r\n",
                           path, host, NETDIAG_VERSION);
-    if (length < 0 || (size_t)length >= sizeof request->send)
+    if (length < 0 || (size_t)length >= sizeof text)
         return false;
-    request->send_length = (size_t)length;
     state->http = true;
-    return true;
+    return set_payload(state, (const uint8_t *)text, (size_t)length);
 }
 
 static bool bad(struct nd_request *request, const char *param, enum nd_err code,
@@ -463,7 +478,6 @@ static bool take_payload(struct nd_request *request, struct connect_state *state
         !nd_param_string(request, "send_hex", &send_hex) ||
         !nd_param_string(request, "http_path", &path))
         return false;
-    struct nd_connect_request *probe = &state->request;
     if (send && strlen(send) > ND_CONNECT_SEND_MAX)
         return bad(request, "send", ND_ERR_RANGE, "send is longer than 4096 bytes");
     uint8_t bytes[ND_CONNECT_SEND_MAX];
@@ -483,11 +497,11 @@ static bool take_payload(struct nd_request *request, struct connect_state *state
         return bad(request, path ? "http_path" : "send_hex", ND_ERR_INVALID,
                    "give one of send, send_hex and http_path");
     if (send) {
-        probe->send_length = strlen(send);
-        memcpy(probe->send, send, probe->send_length);
+        if (!set_payload(state, (const uint8_t *)send, strlen(send)))
+            return bad(request, NULL, ND_ERR_NO_MEMORY, "out of memory");
     } else if (send_hex) {
-        probe->send_length = byte_count;
-        memcpy(probe->send, bytes, byte_count);
+        if (!set_payload(state, bytes, byte_count))
+            return bad(request, NULL, ND_ERR_NO_MEMORY, "out of memory");
     } else if (path && !build_http_request(state, path)) {
         return bad(request, "http_path", ND_ERR_RANGE, "the request would be too long");
     }

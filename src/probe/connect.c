@@ -28,7 +28,12 @@ struct nd_connect_probe {
     uint8_t *ciphertext;   /* what the socket read, for the TLS session */
     unsigned tls_writes;   /* TLS records on their way to the socket */
     bool tls_send_pending; /* the payload is among them */
-    struct sockaddr_storage addresses[ND_CONNECT_ADDRESSES_MAX];
+    /* Sized for what they hold: a thousand probes may wait at once. */
+    union {
+        struct sockaddr any;
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } addresses[ND_CONNECT_ADDRESSES_MAX];
     size_t next_address;
     enum nd_connect_phase phase;
     uint64_t start_ns, attempt_ns, connected_ns, first_byte_ns;
@@ -604,8 +609,8 @@ static void connect_next(struct nd_connect_probe *probe)
     probe->socket_open = true;
     probe->open_handles++;
     probe->connecting.data = probe;
-    int status = uv_tcp_connect(&probe->connecting, &probe->socket,
-                                (const struct sockaddr *)&probe->addresses[index], on_connected);
+    int status = uv_tcp_connect(&probe->connecting, &probe->socket, &probe->addresses[index].any,
+                                on_connected);
     if (status != 0) {
         attempt->outcome = nd_connect_classify(-status);
         nd_runtime_set_error(&attempt->error, status, "connect");
@@ -621,8 +626,7 @@ static bool all_allowed(struct nd_connect_probe *probe)
         return true;
     for (size_t i = 0; i < result->address_count; i++) {
         if (!nd_allowlist_permits_destination(probe->request->allow, probe->request->host,
-                                              (const struct sockaddr *)&probe->addresses[i],
-                                              probe->request->port)) {
+                                              &probe->addresses[i].any, probe->request->port)) {
             struct nd_error error;
             if (result->literal)
                 nd_error_set(&error, ND_ERR_FORBIDDEN,
@@ -658,15 +662,14 @@ static void add_address(struct nd_connect_probe *probe, const struct sockaddr *a
     size_t index = result->address_count++;
     result->addresses[index].family = address->sa_family;
     memcpy(result->addresses[index].text, text, sizeof text);
-    struct sockaddr_storage *stored = &probe->addresses[index];
-    memcpy(stored, address,
-           address->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                          : sizeof(struct sockaddr_in));
     uint16_t port = htons(probe->request->port);
-    if (address->sa_family == AF_INET6)
-        ((struct sockaddr_in6 *)stored)->sin6_port = port;
-    else
-        ((struct sockaddr_in *)stored)->sin_port = port;
+    if (address->sa_family == AF_INET6) {
+        memcpy(&probe->addresses[index].v6, address, sizeof probe->addresses[index].v6);
+        probe->addresses[index].v6.sin6_port = port;
+    } else {
+        memcpy(&probe->addresses[index].v4, address, sizeof probe->addresses[index].v4);
+        probe->addresses[index].v4.sin_port = port;
+    }
 }
 
 static void on_resolved(uv_getaddrinfo_t *lookup, int status, struct addrinfo *list)

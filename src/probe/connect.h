@@ -97,7 +97,7 @@ struct nd_connect_request {
     uint16_t port;
     enum nd_resolve_family family;
     unsigned timeout_ms; /* the whole probe */
-    uint8_t send[ND_CONNECT_SEND_MAX];
+    const uint8_t *send; /* the caller's, at most ND_CONNECT_SEND_MAX bytes; NULL = nothing */
     size_t send_length;
     bool await_reply; /* read after connecting (and sending) */
     size_t read_limit;

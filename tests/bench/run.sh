@@ -251,6 +251,43 @@ echo "isolation: /byteorder keep-alive p99 ${base_p99} ms alone, ${busy_p99} ms 
   "(change $(awk -v a="$busy_p99" -v b="$base_p99" 'BEGIN {printf "%+.0f%%", (b > 0 ? (a - b) / b * 100 : 0)}'));" \
   "req/s ${base_rate} -> ${busy_rate} (medians of $rounds rounds; p99 by round: alone ${base_p99s% }, waiting ${busy_p99s% })"
 
+# --- /connect: 1,000 probes in flight to a listener that never answers --------------
+silent_tcp_port=$(free_port)
+python3 -c "
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $silent_tcp_port)); s.listen(4096); time.sleep(600)" &
+pids+=("$!")
+probe_port=$(free_port)
+taskset -c 0 "$build/netdiag" --listen "127.0.0.1:$probe_port" --echo-listen off --threads 1 \
+  --access-log off --slow-max-waiting 2000 >"$work/netdiag-probes.log" 2>&1 &
+probe_pid=$!
+pids+=("$probe_pid")
+wait_http "$probe_port" /healthz
+fast_probe_url="http://127.0.0.1:$probe_port/byteorder?value=1234"
+probe_alone_p99s="" probe_busy_p99s="" probe_rss_growth=""
+for _ in $(seq "$rounds"); do
+  read -r _ _ p99 _ <<<"$(run_case "$probe_pid" "$fast_probe_url" keepalive)"
+  probe_alone_p99s+="$p99 "
+  rss_before=$(rss_kib "$probe_pid")
+  taskset -c 1 "$tools/hold" "$probe_port" 1000 $((seconds + 4)) wait \
+    "/connect?host=127.0.0.1&port=$silent_tcp_port&send=x&timeout_ms=$(((seconds + 3) * 1000))" >/dev/null &
+  pids+=("$!")
+  for _ in $(seq 100); do
+    waiting=$(curl -s "http://127.0.0.1:$probe_port/metrics" | awk '$1 == "netdiag_slow_requests_waiting" {print $2}')
+    [ "${waiting:-0}" -ge 1000 ] && break
+    sleep 0.1
+  done
+  read -r _ _ p99 _ <<<"$(run_case "$probe_pid" "$fast_probe_url" keepalive)"
+  probe_busy_p99s+="$p99 "
+  probe_rss_growth+="$(($(rss_kib "$probe_pid") - rss_before)) "
+  sleep 4 # the probes time out
+done
+echo
+echo "/connect: ${waiting} probes in flight to a silent listener: RSS growth ${probe_rss_growth% } KiB;" \
+  "/byteorder p99 $(median_of "$probe_alone_p99s") ms alone, $(median_of "$probe_busy_p99s") ms with them" \
+  "(change $(awk -v a="$(median_of "$probe_busy_p99s")" -v b="$(median_of "$probe_alone_p99s")" 'BEGIN {printf "%+.0f%%", (b > 0 ? (a - b) / b * 100 : 0)}'))"
+
 # --- echo: netdiag against a reference epoll echo ---------------------------------
 reference_port=$(free_port)
 taskset -c 0 "$tools/reference_echo" "$reference_port" &

@@ -174,8 +174,8 @@ static void probe(struct run *run)
 
 static void set_send(struct run *run, const char *text)
 {
+    run->request.send = (const uint8_t *)text;
     run->request.send_length = strlen(text);
-    memcpy(run->request.send, text, run->request.send_length);
     run->request.await_reply = true;
 }
 
