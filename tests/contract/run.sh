@@ -27,6 +27,9 @@ docs_dir="$build/swagger-ui"
 binary="${NETDIAG_BINARY:-$build/netdiag}"
 tools_dir="${NETDIAG_TOOLS_DIR:-$build/tests}"
 screenshot="$build/browser-byteorder.png"
+# The tests run with names from /etc/hosts alone (the npm installs before
+# them need the registry's name, so only the tests are wrapped).
+names_from_files="$root/tests/tools/names-from-files.sh"
 
 # No usage reports, update checks or browser downloads: this machine reaches
 # the package registries and nothing else.
@@ -98,12 +101,12 @@ browser() {
     echo "installing chromium (Debian)"
     apt_install chromium
   fi
-  node "$here/browser.mjs" --binary "$binary" --docs-dir "$docs_dir" --screenshot "$screenshot" \
+  "$names_from_files" node "$here/browser.mjs" --binary "$binary" --docs-dir "$docs_dir" --screenshot "$screenshot" \
     --node-dir "$node_dir"
 }
 
 step "redocly lint" lint
-step "contract test" node "$here/contract.mjs" --binary "$binary" --tools-dir "$tools_dir" \
+step "contract test" "$names_from_files" node "$here/contract.mjs" --binary "$binary" --tools-dir "$tools_dir" \
   --openapi "$root/openapi/openapi.yaml" --docs-dir "$docs_dir" --node-dir "$node_dir"
 step "browser test" browser
 
