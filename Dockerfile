@@ -8,7 +8,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config netbase python3-yaml \
-      libmicrohttpd-dev libcjson-dev libuv1-dev nodejs npm ca-certificates \
+      libmicrohttpd-dev libcjson-dev libuv1-dev libldns-dev nodejs npm ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
