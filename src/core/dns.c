@@ -134,6 +134,9 @@ enum nd_err nd_dns_build_query(const char *name, const struct nd_dns_query_optio
         return nd_error_set(error, ND_ERR_NO_MEMORY, "out of memory");
     }
     ldns_pkt_set_id(packet, options->id);
+    /* As dig does (RFC 6840 section 5.7): a resolver then reports in AD
+     * whether it validated the answer, even without DO. */
+    ldns_pkt_set_ad(packet, true);
     ldns_pkt_set_edns_udp_size(packet, ND_DNS_UDP_PAYLOAD);
     ldns_pkt_set_edns_do(packet, options->dnssec);
     uint8_t *built = NULL;
@@ -228,13 +231,36 @@ bool nd_dns_reply_truncated(const uint8_t *reply, size_t reply_length)
 
 /* --- Parsing a reply into plain structs. --- */
 
+/* RFC 3597's generic form, "\# length hex": for RDATA that ldns reads but
+ * cannot print (a malformed record of a known type). */
+static char *generic_rdata_text(const ldns_rr *rr)
+{
+    size_t length = 0;
+    for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)
+        length += ldns_rdf_size(ldns_rr_rdf(rr, i));
+    char *text = malloc(24 + length * 2);
+    if (!text)
+        return NULL;
+    size_t used = (size_t)sprintf(text, "\\# %zu%s", length, length ? " " : "");
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+        const ldns_rdf *rdf = ldns_rr_rdf(rr, i);
+        for (size_t j = 0; j < ldns_rdf_size(rdf); j++) {
+            text[used++] = digits[ldns_rdf_data(rdf)[j] >> 4];
+            text[used++] = digits[ldns_rdf_data(rdf)[j] & 0xf];
+        }
+    }
+    text[used] = '\0';
+    return text;
+}
+
 /* The RDATA of rr as dig prints it: ldns's presentation line without the
  * owner, TTL, class and type in front, and without comments. */
 static char *rdata_text(const ldns_rr *rr)
 {
     char *line = ldns_rr2str_fmt(ldns_output_format_nocomments, rr);
     if (!line)
-        return NULL;
+        return generic_rdata_text(rr);
     char *cursor = line;
     for (int field = 0; field < 4 && cursor; field++) {
         cursor = strchr(cursor, '\t');
