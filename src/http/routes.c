@@ -13,6 +13,8 @@ static const char *const sockopts_params[] = {"type",    "family",    "sndbuf", 
                                               "nodelay", "reuseaddr", "timeout", "blocking",
                                               "bind",    NULL};
 static const char *const sntp_params[] = {"server", "timeout_ms", "version", NULL};
+static const char *const dns_params[] = {"name", "type",   "server", "timeout_ms",
+                                         "rd",   "dnssec", "tcp",    NULL};
 
 const struct nd_route nd_routes[] = {
     {.method = "GET",
@@ -104,6 +106,12 @@ const struct nd_route nd_routes[] = {
      .tag = "network",
      .summary = "Time and clock offset from an SNTP server"},
     {.method = "GET",
+     .path = "/dns",
+     .handler = nd_handle_dns,
+     .params = dns_params,
+     .tag = "network",
+     .summary = "Any record type from a chosen nameserver, as dig and DoH JSON answer"},
+    {.method = "GET",
      .path = "/sockopts",
      .handler = nd_handle_sockopts,
      .params = sockopts_params,
@@ -120,9 +128,9 @@ void nd_routes_build(const struct nd_route_settings *settings, struct nd_route *
         nd_handler_fn handler;
         const void *context;
     } contexts[] = {
-        {nd_handle_sntp, &settings->sntp},       {nd_handle_docs, &settings->docs},
-        {nd_handle_docs_asset, &settings->docs}, {nd_handle_readyz, &settings->modules},
-        {nd_handle_metrics, &settings->modules},
+        {nd_handle_sntp, &settings->sntp},      {nd_handle_dns, &settings->dns},
+        {nd_handle_docs, &settings->docs},      {nd_handle_docs_asset, &settings->docs},
+        {nd_handle_readyz, &settings->modules}, {nd_handle_metrics, &settings->modules},
     };
     for (size_t i = 0; i < nd_routes_count; i++) {
         routes[i] = nd_routes[i];

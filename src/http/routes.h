@@ -36,6 +36,7 @@ extern const size_t nd_routes_count;
 /* The settings of the handlers that take any; they must outlive the server. */
 struct nd_route_settings {
     struct nd_sntp_settings sntp;
+    struct nd_dns_settings dns;
     struct nd_docs_settings docs;
     struct nd_module_reports modules; /* for /readyz and /metrics */
 };
