@@ -246,3 +246,7 @@ echo "idle RSS: $(rss_kib "$idle_pid") KiB (--threads 1, echo off)"
 startup_runs=""
 for _ in 1 2 3 4 5; do startup_runs+="$("$tools/startup" "$build/netdiag" "$(free_port)") "; done
 echo "exec to first 200 on /healthz: ${startup_runs}ms"
+
+# --- /dns: 1,000 queries in flight (tests/bench/dns.sh) ---------------------------
+echo
+"$root/tests/bench/dns.sh" "$build"
