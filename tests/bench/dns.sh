@@ -32,7 +32,19 @@ for tool in wrk taskset unbound ldns-signzone; do
   command -v "$tool" >/dev/null || { echo "bench dns: $tool is missing (./scripts/dev bench installs it)" >&2; exit 2; }
 done
 ulimit -n "$(ulimit -Hn)"
-free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A port free for UDP and TCP (a DNS server binds both), below the ephemeral range.
+free_port() {
+  python3 -c '
+import random, socket
+while True:
+    port = random.randint(20000, 31999)
+    try:
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            s = socket.socket(socket.AF_INET, kind); s.bind(("127.0.0.1", port)); s.close()
+        print(port); break
+    except OSError:
+        pass'
+}
 threads_of() { awk '/^Threads/ {print $2}' "/proc/$1/status"; }
 metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 p99() { taskset -c 1 wrk -t1 -c64 -d"${seconds}s" --latency "http://127.0.0.1:$port/byteorder?value=1234" 2>&1 | awk '$1 == "99%" {print $2}' | to_ms; }

@@ -27,6 +27,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -163,13 +164,32 @@ async function startFakeDns(mode) {
   return Number(readFileSync(portFile, 'utf8').trim());
 }
 
+// A port free for UDP and TCP (a DNS server binds both), below the kernel's
+// ephemeral range, where no client connection can take the TCP side.
+async function freeDnsPort() {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const udp = dgram.createSocket('udp4');
+    const udpFree = await new Promise((ok) => {
+      udp.once('error', () => ok(false));
+      udp.bind(port, '127.0.0.1', () => ok(true));
+    });
+    const tcp = net.createServer();
+    const tcpFree = udpFree && (await new Promise((ok) => {
+      tcp.once('error', () => ok(false));
+      tcp.listen(port, '127.0.0.1', () => ok(true));
+    }));
+    if (udpFree) udp.close();
+    if (tcpFree) await new Promise((ok) => tcp.close(ok));
+    if (tcpFree) return port;
+  }
+  throw new Error('no port free for UDP and TCP');
+}
+
 // A real DNS server for /dns: unbound on a loopback port, serving the test
 // zone (tests/dns/prepare.sh writes its configuration and signs the zone).
 async function startUnbound() {
-  const socket = dgram.createSocket('udp4');
-  await new Promise((ok) => socket.bind(0, '127.0.0.1', ok));
-  const port = socket.address().port;
-  socket.close();
+  const port = await freeDnsPort();
   const directory = join(scratch, 'unbound');
   mkdirSync(directory);
   const prepared = spawnSync('bash', [join(here, '../dns/prepare.sh'), directory, String(port)], { encoding: 'utf8' });
