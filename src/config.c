@@ -74,7 +74,7 @@ static const struct option options[] = {
      FIELD(echo_buffer), "bytes buffered per echo connection before reading pauses"},
     {"slow-workers", "NETDIAG_SLOW_WORKERS", "8", OPTION_NUMBER, 1, 256, FIELD(slow_workers),
      "threads of libuv's pool for name lookups (getaddrinfo, getnameinfo) behind /resolve, "
-     "/time/sntp and /hostinfo"},
+     "/time/sntp, /hostinfo and the server names of /dns"},
     {"slow-max-waiting", "NETDIAG_SLOW_MAX_WAITING", "64", OPTION_NUMBER, 1, 100000,
      FIELD(slow_max_waiting), "DNS/SNTP requests in progress at most; more get 503"},
     {"sntp-server", "NETDIAG_SNTP_SERVER", "pool.ntp.org", OPTION_SERVER, 0, 0, FIELD(sntp_server),
