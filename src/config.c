@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -74,7 +75,7 @@ static const struct option options[] = {
      FIELD(echo_buffer), "bytes buffered per echo connection before reading pauses"},
     {"slow-workers", "NETDIAG_SLOW_WORKERS", "8", OPTION_NUMBER, 1, 256, FIELD(slow_workers),
      "threads of libuv's pool for name lookups (getaddrinfo, getnameinfo) behind /resolve, "
-     "/time/sntp and /hostinfo"},
+     "/time/sntp, /hostinfo and the server names of /dns"},
     {"slow-max-waiting", "NETDIAG_SLOW_MAX_WAITING", "64", OPTION_NUMBER, 1, 100000,
      FIELD(slow_max_waiting), "DNS/SNTP requests in progress at most; more get 503"},
     {"sntp-server", "NETDIAG_SNTP_SERVER", "pool.ntp.org", OPTION_SERVER, 0, 0, FIELD(sntp_server),
@@ -91,6 +92,15 @@ static const struct option options[] = {
      "PEM private key of --tls-cert"},
     {"tls-ca-file", "NETDIAG_TLS_CA_FILE", "", OPTION_FILE, 0, 0, FIELD(tls_ca_file),
      "PEM certificates /connect's tls=1 trusts beside the system's (ca-certificates)"},
+    {"dns-resolv-conf", "NETDIAG_DNS_RESOLV_CONF", "/etc/resolv.conf", OPTION_PATH, 0, 0,
+     FIELD(dns_resolv_conf), "where /dns finds its default nameservers (read at start-up)"},
+    {"dns-servers", "NETDIAG_DNS_SERVERS", "", OPTION_TEXT, 0, 0, FIELD(dns_servers_text),
+     "default servers for /dns, IP[:port] or [IPV6]:port, comma-separated; empty = the "
+     "nameservers of --dns-resolv-conf"},
+    {"dns-allow", "NETDIAG_DNS_ALLOW", "nameservers,127.0.0.0/8,::1", OPTION_TEXT, 0, 0,
+     FIELD(dns_allow_text),
+     "servers /dns may query: host names and CIDRs, comma-separated; nameservers = the default "
+     "servers; empty = any"},
     {"auth-token-file", "NETDIAG_AUTH_TOKEN_FILE", "", OPTION_PATH, 0, 0, FIELD(auth_token_file),
      "file holding a bearer token every route but /healthz, /readyz, /metrics requires"},
     {"docs-dir", "NETDIAG_DOCS_DIR", "", OPTION_PATH, 0, 0, FIELD(docs_dir),
@@ -312,6 +322,68 @@ static bool load_auth_token(struct nd_config *config, char *why, size_t why_size
     return true;
 }
 
+/* /dns's default servers: --dns-servers, or else resolv.conf's nameservers
+ * (read once, here, not per request). Each is IP[:port] or [IPV6]:port:
+ * a default that needed a lookup could fail on every request. */
+static bool load_dns_servers(struct nd_config *config, char *why, size_t why_size)
+{
+    struct nd_dns_servers *servers = &config->dns_servers;
+    struct nd_error error;
+    if (!config->dns_servers_text[0]) {
+        if (nd_dns_read_resolv_conf(config->dns_resolv_conf, servers, &error) != ND_OK)
+            return fail(why, why_size, "--dns-resolv-conf: %s", error.message);
+        return true;
+    }
+    servers->count = 0;
+    char text[sizeof config->dns_servers_text];
+    memcpy(text, config->dns_servers_text, sizeof text);
+    char *saved = NULL;
+    for (char *entry = strtok_r(text, ",", &saved); entry; entry = strtok_r(NULL, ",", &saved)) {
+        if (servers->count == ND_DNS_SERVERS_MAX)
+            return fail(why, why_size, "--dns-servers: at most %d servers", ND_DNS_SERVERS_MAX);
+        struct nd_net_endpoint *server = &servers->servers[servers->count];
+        unsigned char packed[16];
+        if (nd_net_parse_host_port(entry, ND_DNS_PORT, server, &error) != ND_OK)
+            return fail(why, why_size, "--dns-servers: '%.64s': %s", entry, error.message);
+        if (inet_pton(AF_INET, server->host, packed) != 1 &&
+            inet_pton(AF_INET6, server->host, packed) != 1)
+            return fail(why, why_size, "--dns-servers: '%.64s' is not an IP address", entry);
+        servers->count++;
+    }
+    if (servers->count == 0)
+        return fail(why, why_size, "--dns-servers: no server given");
+    return true;
+}
+
+/* --dns-allow, with "nameservers" replaced by the default servers. */
+static bool load_dns_allow(struct nd_config *config, char *why, size_t why_size)
+{
+    char expanded[sizeof config->dns_allow_text + ND_DNS_SERVERS_MAX * 48];
+    size_t used = 0;
+    expanded[0] = '\0';
+    char text[sizeof config->dns_allow_text];
+    memcpy(text, config->dns_allow_text, sizeof text);
+    char *saved = NULL;
+    for (char *entry = strtok_r(text, ",", &saved); entry; entry = strtok_r(NULL, ",", &saved)) {
+        bool servers = strcmp(entry, "nameservers") == 0;
+        size_t count = servers ? config->dns_servers.count : 1;
+        for (size_t i = 0; i < count; i++) {
+            const char *value = servers ? config->dns_servers.servers[i].host : entry;
+            int written =
+                snprintf(expanded + used, sizeof expanded - used, "%s%s", used ? "," : "", value);
+            if (written < 0 || (size_t)written >= sizeof expanded - used)
+                return fail(why, why_size, "--dns-allow: too long");
+            used += (size_t)written;
+        }
+    }
+    struct nd_error error;
+    if (config->dns_allow_text[0] && !expanded[0])
+        return fail(why, why_size, "--dns-allow: no entry in '%.64s'", config->dns_allow_text);
+    if (nd_allowlist_parse(expanded, &config->dns_allow, &error) != ND_OK)
+        return fail(why, why_size, "--dns-allow: %s", error.message);
+    return true;
+}
+
 /* A flag's value comes after '=' or as the next argument; a next argument
  * that is itself a flag means the value was forgotten, not that it is
  * "--threads". */
@@ -388,7 +460,8 @@ enum nd_config_action nd_config_load(int argc, char **argv, struct nd_config *co
         return ND_CONFIG_ERROR;
     }
     if (action == ND_CONFIG_SERVE &&
-        (!find_docs_dir(config, why, why_size) || !load_auth_token(config, why, why_size)))
+        (!find_docs_dir(config, why, why_size) || !load_auth_token(config, why, why_size) ||
+         !load_dns_servers(config, why, why_size) || !load_dns_allow(config, why, why_size)))
         return ND_CONFIG_ERROR;
     return action;
 }

@@ -14,6 +14,7 @@
 
 #include "http/log.h"
 #include "netdiag/allowlist.h"
+#include "netdiag/dns.h"
 #include "netdiag/net.h"
 
 enum { ND_CONFIG_PATH_MAX = 1024, ND_CONFIG_TOKEN_MAX = 4096 };
@@ -38,6 +39,11 @@ struct nd_config {
     uint64_t slow_max_waiting;
     char sntp_server[ND_NET_HOST_MAX + 8];
     struct nd_allowlist sntp_allow;
+    char dns_resolv_conf[ND_CONFIG_PATH_MAX];
+    char dns_servers_text[1024];       /* "" = the nameservers of dns_resolv_conf */
+    char dns_allow_text[2048];         /* "nameservers" stands for the default servers */
+    struct nd_dns_servers dns_servers; /* /dns's defaults, from the two above */
+    struct nd_allowlist dns_allow;     /* servers /dns may query */
     struct nd_allowlist connect_allow;
     char docs_dir[ND_CONFIG_PATH_MAX];    /* found beside the binary when not given */
     char tls_cert[ND_CONFIG_PATH_MAX];    /* serve HTTPS with this certificate (chain) */

@@ -319,6 +319,7 @@ int main(int argc, char **argv)
     route_settings = (struct nd_route_settings){
         .sntp = {.default_server = config.sntp_server, .allow = &config.sntp_allow},
         .connect = {.allow = &config.connect_allow, .stats = &connect_stats, .trust = trust},
+        .dns = {.servers = &config.dns_servers, .allow = &config.dns_allow},
         .docs = {.directory = config.docs_dir},
         .modules = {.ready = echo ? echo_ready : NULL, .ready_context = echo},
     };

@@ -22,6 +22,7 @@ enum nd_err {
     ND_ERR_BUSY,      /* a bounded resource is full; try again later */
     ND_ERR_FORBIDDEN, /* refused by the operator's policy */
     ND_ERR_STOPPING,  /* the service is shutting down */
+    ND_ERR_MISSING,   /* a required input was not given */
     ND_ERR__COUNT
 };
 

@@ -24,6 +24,7 @@ static const struct err_info err_table[ND_ERR__COUNT] = {
     [ND_ERR_BUSY] = {"ND_ERR_BUSY", "resource busy"},
     [ND_ERR_FORBIDDEN] = {"ND_ERR_FORBIDDEN", "forbidden by policy"},
     [ND_ERR_STOPPING] = {"ND_ERR_STOPPING", "shutting down"},
+    [ND_ERR_MISSING] = {"ND_ERR_MISSING", "a required input is missing"},
 };
 
 const char *nd_err_name(enum nd_err code)

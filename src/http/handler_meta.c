@@ -111,6 +111,7 @@ void nd_handle_metrics(struct nd_request *request)
     struct nd_metrics_text text = {0};
     nd_metrics_render(&text);
     render_server_metrics(&text, request->server);
+    nd_dns_metrics_render(&text);
     const struct nd_module_reports *modules = request->route->context;
     for (size_t i = 0; modules && i < modules->metrics_count; i++)
         modules->metrics[i].render(modules->metrics[i].context, &text);

@@ -10,12 +10,22 @@
 struct nd_request;
 struct nd_allowlist;
 struct nd_metrics_text;
+struct nd_dns_servers;
 
 /* /time/sntp. */
 struct nd_sntp_settings {
     const char *default_server;       /* "host", "host:port" or "[v6]:port" */
     const struct nd_allowlist *allow; /* servers it may query; empty = any */
 };
+
+/* /dns. */
+struct nd_dns_settings {
+    const struct nd_dns_servers *servers; /* the default (the first) and server=all's list */
+    const struct nd_allowlist *allow;     /* servers it may query; empty = any */
+};
+
+/* /dns's counters for /metrics: queries by rcode and transport, durations. */
+void nd_dns_metrics_render(struct nd_metrics_text *text);
 
 /* /docs and its files. */
 struct nd_docs_settings {
@@ -60,6 +70,7 @@ void nd_handle_service(struct nd_request *request);
 void nd_handle_hostinfo(struct nd_request *request);
 void nd_handle_resolve(struct nd_request *request);
 void nd_handle_sntp(struct nd_request *request);
+void nd_handle_dns(struct nd_request *request);
 void nd_handle_sockopts(struct nd_request *request);
 void nd_handle_connect(struct nd_request *request);
 

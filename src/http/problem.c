@@ -29,6 +29,7 @@ static const struct error_mapping error_mappings[ND_ERR__COUNT] = {
     [ND_ERR_BUSY] = {503, 0, "busy"},
     [ND_ERR_FORBIDDEN] = {403, 0, "forbidden"},
     [ND_ERR_STOPPING] = {503, 0, "stopping"},
+    [ND_ERR_MISSING] = {400, 0, "missing_parameter"},
 };
 
 /* A name that does not exist is the client's answer, not a failure of ours;

@@ -16,6 +16,8 @@ static const char *const sntp_params[] = {"server", "timeout_ms", "version", NUL
 static const char *const connect_params[] = {
     "host",       "port",   "family", "timeout_ms", "send", "send_hex", "http_path",
     "read_bytes", "expect", "tls",    "sni",        "alpn", "insecure", NULL};
+static const char *const dns_params[] = {"name", "type",   "server", "timeout_ms",
+                                         "rd",   "dnssec", "tcp",    NULL};
 
 const struct nd_route nd_routes[] = {
     {.method = "GET",
@@ -113,6 +115,12 @@ const struct nd_route nd_routes[] = {
      .tag = "network",
      .summary = "Connect to host:port, send, read the reply: which step fails, and how"},
     {.method = "GET",
+     .path = "/dns",
+     .handler = nd_handle_dns,
+     .params = dns_params,
+     .tag = "network",
+     .summary = "Any record type from a chosen nameserver, as dig and DoH JSON answer"},
+    {.method = "GET",
      .path = "/sockopts",
      .handler = nd_handle_sockopts,
      .params = sockopts_params,
@@ -130,6 +138,7 @@ void nd_routes_build(const struct nd_route_settings *settings, struct nd_route *
         const void *context;
     } contexts[] = {
         {nd_handle_sntp, &settings->sntp},      {nd_handle_connect, &settings->connect},
+        {nd_handle_dns, &settings->dns},
         {nd_handle_docs, &settings->docs},      {nd_handle_docs_asset, &settings->docs},
         {nd_handle_readyz, &settings->modules}, {nd_handle_metrics, &settings->modules},
     };

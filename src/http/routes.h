@@ -37,6 +37,7 @@ extern const size_t nd_routes_count;
 struct nd_route_settings {
     struct nd_sntp_settings sntp;
     struct nd_connect_settings connect;
+    struct nd_dns_settings dns;
     struct nd_docs_settings docs;
     struct nd_module_reports modules; /* for /readyz and /metrics */
 };

@@ -11,6 +11,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/bench/lib.sh
+source "$root/tests/bench/lib.sh"
 build=$(cd "${1:-$root/build-test}" && pwd)
 seconds=${BENCH_SECONDS:-4}
 rounds=${BENCH_ROUNDS:-3}
@@ -94,7 +96,6 @@ wait_http "$nginx_port" / && wait_http "$minimal_port" / && wait_http "$netdiag_
   wait_http "$logged_port" /healthz || { echo "bench: a server did not start" >&2; exit 1; }
 
 # --- one wrk case: prints "req/s p50_ms p99_ms cpu_us user_us" per request -----------
-to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.3f", v}'; }
 run_case() { # PID URL MODE(keepalive|close)
   local pid=$1 url=$2 mode=$3 header=()
   [ "$mode" = close ] && header=(-H "Connection: close")
@@ -116,8 +117,6 @@ run_case() { # PID URL MODE(keepalive|close)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 
-# median_of "a b c" -> the median of the numbers
-median_of() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 
 # Every case once per round; results[case] collects "rate p50 p99 cpu user errors" lines.
 declare -A results
@@ -340,3 +339,7 @@ echo "idle RSS: $(rss_kib "$idle_pid") KiB (--threads 1, echo off)"
 startup_runs=""
 for _ in 1 2 3 4 5; do startup_runs+="$("$tools/startup" "$build/netdiag" "$(free_port)") "; done
 echo "exec to first 200 on /healthz: ${startup_runs}ms"
+
+# --- /dns: 1,000 queries in flight (tests/bench/dns.sh) ---------------------------
+echo
+"$root/tests/bench/dns.sh" "$build"

@@ -20,12 +20,14 @@
 // usage: node contract.mjs [--binary NETDIAG] [--tools-dir DIR] [--openapi FILE]
 //                          [--docs-dir DIR] [--node-dir DIR] [--verbose]
 // Defaults come from NETDIAG_BINARY, NETDIAG_TOOLS_DIR (which holds
-// fake_ntp_server), NETDIAG_OPENAPI (else openapi/openapi.yaml of this
+// fake_ntp_server and fake_dns_server), NETDIAG_OPENAPI (else openapi/openapi.yaml of this
 // checkout), NETDIAG_DOCS_DIR and NETDIAG_NODE_DIR (where npm installed ajv,
 // ajv-formats and js-yaml; else the usual module resolution).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -50,6 +52,7 @@ if (!options.binary || !options['tools-dir']) {
 }
 const binary = resolve(options.binary);
 const fakeNtpServer = join(resolve(options['tools-dir']), 'fake_ntp_server');
+const fakeDnsServer = join(resolve(options['tools-dir']), 'fake_dns_server');
 
 // npm installs the tools outside the repository (BUILD/node); load them from there.
 const require = createRequire(options['node-dir'] ? join(resolve(options['node-dir']), 'package.json') : import.meta.url);
@@ -150,6 +153,50 @@ async function startFakeNtp(mode) {
   for (let i = 0; i < 500 && !existsSync(portFile); i++) await sleep(10);
   if (!existsSync(portFile)) throw new Error(`${fakeNtpServer} --mode ${mode} wrote no port file`);
   return Number(readFileSync(portFile, 'utf8').trim());
+}
+
+async function startFakeDns(mode) {
+  const portFile = join(scratch, `dns-${mode}.port`);
+  const child = spawn(fakeDnsServer, ['--port-file', portFile, '--mode', mode, '--max-seconds', '600'], { stdio: 'ignore' });
+  children.push(child);
+  for (let i = 0; i < 500 && !existsSync(portFile); i++) await sleep(10);
+  if (!existsSync(portFile)) throw new Error(`${fakeDnsServer} --mode ${mode} wrote no port file`);
+  return Number(readFileSync(portFile, 'utf8').trim());
+}
+
+// A port free for UDP and TCP (a DNS server binds both), below the kernel's
+// ephemeral range, where no client connection can take the TCP side.
+async function freeDnsPort() {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const udp = dgram.createSocket('udp4');
+    const udpFree = await new Promise((ok) => {
+      udp.once('error', () => ok(false));
+      udp.bind(port, '127.0.0.1', () => ok(true));
+    });
+    const tcp = net.createServer();
+    const tcpFree = udpFree && (await new Promise((ok) => {
+      tcp.once('error', () => ok(false));
+      tcp.listen(port, '127.0.0.1', () => ok(true));
+    }));
+    if (udpFree) udp.close();
+    if (tcpFree) await new Promise((ok) => tcp.close(ok));
+    if (tcpFree) return port;
+  }
+  throw new Error('no port free for UDP and TCP');
+}
+
+// A real DNS server for /dns: unbound on a loopback port, serving the test
+// zone (tests/dns/prepare.sh writes its configuration and signs the zone).
+async function startUnbound() {
+  const port = await freeDnsPort();
+  const directory = join(scratch, 'unbound');
+  mkdirSync(directory);
+  const prepared = spawnSync('bash', [join(here, '../dns/prepare.sh'), directory, String(port)], { encoding: 'utf8' });
+  if (prepared.status !== 0) throw new Error(`tests/dns/prepare.sh failed: ${prepared.stderr}`);
+  const child = spawn('unbound', ['-d', '-c', join(directory, 'unbound.conf')], { stdio: 'ignore' });
+  children.push(child);
+  return port;
 }
 
 function stopAll() {
@@ -308,9 +355,12 @@ function exampleRequest(op, overrides = {}) {
 
 // The tests send traffic to this machine only: the examples' pool.ntp.org
 // becomes a fake NTP server on the loopback, www.python.org localhost (no
-// query leaves for a DNS server), /connect's destination the loopback.
+// query leaves for a DNS server), /connect's destination the loopback, /dns's
+// server the test's unbound.
+let dnsPort = 0;
 function localOverrides(op, ntpPort) {
   if (op.path === '/time/sntp') return { server: `127.0.0.1:${ntpPort}` };
+  if (op.path === '/dns') return { server: `127.0.0.1:${dnsPort}` };
   if (op.path === '/resolve') return { host: ['localhost'] };
   // Port 1 on the loopback refuses at once; send, send_hex and http_path
   // exclude each other, so the example sends one of them.
@@ -458,7 +508,7 @@ async function checkOperation(base, op, { ntpPort }) {
 }
 
 // Particular requests that exercise the rest of what the document declares.
-async function checkScenarios(base, { ntpPort, silentPort, kissPort }) {
+async function checkScenarios(base, { ntpPort, silentPort, kissPort, dnsSilentPort, dnsTextPort }) {
   const op = (path) => byPath.get(path);
 
   await probe(base, op('/resolve'), { query: new URLSearchParams('host=localhost&addr=127.0.0.1') }, 'GET /resolve localhost', { expect: 200 });
@@ -491,6 +541,24 @@ async function checkScenarios(base, { ntpPort, silentPort, kissPort }) {
   await probe(base, sntp, { query: new URLSearchParams(`server=[::1]:0`) }, 'GET /time/sntp [::1] port 0', { expect: 400, problem: { param: 'server' } });
   await probe(base, sntp, { query: new URLSearchParams(`server=127.0.0.1:${silentPort}&timeout_ms=200`) }, 'GET /time/sntp silent server', { expect: 504, problem: { code: 'timeout' } });
   await probe(base, sntp, { query: new URLSearchParams(`server=127.0.0.1:${kissPort}`) }, "GET /time/sntp kiss-o'-death", { expect: 502, problem: { code: 'bad_upstream_reply' } });
+
+  const dns = op('/dns');
+  const dnsCases = [
+    [`name=nope.netdiag.test&server=127.0.0.1:${dnsPort}`, 'NXDOMAIN', { expect: 200 }],
+    [`name=example.com&server=127.0.0.1:${dnsPort}`, 'SERVFAIL (no upstream)', { expect: 200 }],
+    [`name=x.refused.test&server=127.0.0.1:${dnsPort}`, 'REFUSED', { expect: 200 }],
+    [`name=big.netdiag.test&type=TXT&server=127.0.0.1:${dnsPort}`, 'truncated, then TCP', { expect: 200 }],
+    [`name=192.0.2.10&type=PTR&dnssec=1&rd=0&tcp=1&server=127.0.0.1:${dnsPort}`, 'PTR over TCP with DO', { expect: 200 }],
+    ['name=www.netdiag.test&server=all', 'server=all', { expect: 200 }],
+    ['name=www.netdiag.test', 'the default server', { expect: 200 }],
+    ['name=example.com&type=ANY', 'type=ANY', { expect: 400, problem: { code: 'invalid_argument', param: 'type' } }],
+    ['type=MX', 'without name', { expect: 400, problem: { code: 'missing_parameter', param: 'name' } }],
+    ['name=www.netdiag.test&server=10.96.0.10', 'outside --dns-allow', { expect: 403, problem: { code: 'forbidden', param: 'server' } }],
+    [`name=www.netdiag.test&server=127.0.0.1:${dnsSilentPort}&timeout_ms=300`, 'silent server', { expect: 504, problem: { code: 'timeout' } }],
+    [`name=www.netdiag.test&server=127.0.0.1:${dnsTextPort}`, 'a reply that is not DNS', { expect: 502, problem: { code: 'bad_upstream_reply' } }],
+  ];
+  for (const [query, what, expectation] of dnsCases)
+    await probe(base, dns, { query: new URLSearchParams(query) }, `GET /dns ${what}`, expectation);
 
   const notFound = await exchange(base, { path: '/no/such/route' });
   check(notFound.status === 404 && notFound.type === 'application/problem+json', 'GET /no/such/route: 404 problem', `${notFound.status} ${notFound.type}`);
@@ -594,15 +662,25 @@ try {
   const ntpPort = await startFakeNtp('good');
   const silentPort = await startFakeNtp('silent');
   const kissPort = await startFakeNtp('kiss-RATE');
+  dnsPort = await startUnbound();
+  const dnsSilentPort = await startFakeDns('silent');
+  const dnsTextPort = await startFakeDns('text');
   const docsDir = options['docs-dir'];
   // The default SNTP server (used when no server= is given) is local too.
   const main = await startNetdiag([
     '--sntp-server', `127.0.0.1:${ntpPort}`,
+    '--dns-servers', `127.0.0.1:${dnsPort}`,
     ...(docsDir ? ['--docs-dir', resolve(docsDir)] : []),
   ]);
 
+  // unbound takes a moment to load its zones.
+  for (let i = 0; i < 100; i++) {
+    const ready = await exchange(main.base, { path: '/dns', query: new URLSearchParams('name=www.netdiag.test&timeout_ms=200') });
+    if (ready.status === 200) break;
+    await sleep(100);
+  }
   for (const op of operations) await checkOperation(main.base, op, { ntpPort });
-  await checkScenarios(main.base, { ntpPort, silentPort, kissPort });
+  await checkScenarios(main.base, { ntpPort, silentPort, kissPort, dnsSilentPort, dnsTextPort });
   await checkOtherServers({ ntpPort, silentPort });
 
   // What the document declares and no request produced (information only:

@@ -461,6 +461,21 @@ long nd_test_raw_status(unsigned port, const char *request, size_t length)
     return status;
 }
 
+void nd_test_fake_start(const char *tool, const char *mode, const char *directory,
+                        struct nd_test_fake *fake)
+{
+    char path[256], port_file[320];
+    nd_test_tool_path(tool, path, sizeof path);
+    snprintf(port_file, sizeof port_file, "%s/%s-%s.port", directory, tool, mode);
+    snprintf(fake->log_path, sizeof fake->log_path, "%s/%s-%s.log", directory, tool, mode);
+    unlink(port_file);
+    const char *argv[] = {path, "--port-file",   port_file, "--mode",
+                          mode, "--max-seconds", "120",     NULL};
+    fake->pid = nd_test_spawn(argv, fake->log_path);
+    fake->port = nd_test_read_port_file(port_file, 5000);
+    assert_true(fake->port > 0);
+}
+
 pid_t nd_test_spawn(const char *const *argv, const char *log_path)
 {
     pid_t pid = fork();

@@ -115,6 +115,19 @@ pid_t nd_test_spawn(const char *const *argv, const char *log_path);
 /* SIGTERM, wait (SIGKILL after 5 s); returns the exit status. */
 int nd_test_terminate(pid_t pid);
 
+/* A fake server from tests/tools, running. */
+struct nd_test_fake {
+    pid_t pid;
+    unsigned port;
+    char log_path[320];
+};
+
+/* Starts $NETDIAG_TOOLS_DIR/tool --port-file ... --mode mode --max-seconds 120
+ * with its files in directory, and waits for the port it bound. Fails the
+ * test when it does not start. */
+void nd_test_fake_start(const char *tool, const char *mode, const char *directory,
+                        struct nd_test_fake *fake);
+
 /* A test program built beside the tests ($NETDIAG_TOOLS_DIR/name). */
 void nd_test_tool_path(const char *name, char *out, size_t size);
 

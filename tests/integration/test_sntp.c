@@ -130,24 +130,9 @@ static void test_real_ntp_server(void **state)
     nd_test_response_free(&response);
 }
 
-struct fake {
-    pid_t pid;
-    unsigned port;
-    char log_path[320];
-};
-
-static void start_fake(const char *mode, struct fake *fake)
+static void start_fake(const char *mode, struct nd_test_fake *fake)
 {
-    char tool[256], port_file[320];
-    nd_test_tool_path("fake_ntp_server", tool, sizeof tool);
-    snprintf(port_file, sizeof port_file, "%s/fake-%s.port", work_directory, mode);
-    snprintf(fake->log_path, sizeof fake->log_path, "%s/fake-%s.log", work_directory, mode);
-    unlink(port_file);
-    const char *argv[] = {tool, "--port-file",   port_file, "--mode",
-                          mode, "--max-seconds", "120",     NULL};
-    fake->pid = nd_test_spawn(argv, fake->log_path);
-    fake->port = nd_test_read_port_file(port_file, 5000);
-    assert_true(fake->port > 0);
+    nd_test_fake_start("fake_ntp_server", mode, work_directory, fake);
 }
 
 static void test_misbehaving_servers(void **state)
@@ -162,7 +147,7 @@ static void test_misbehaving_servers(void **state)
         {"kiss-RATE", "stratum"}, {"kiss-DENY", "stratum"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct fake fake;
+        struct nd_test_fake fake;
         start_fake(cases[i].mode, &fake);
         char path[128];
         snprintf(path, sizeof path, "/time/sntp?server=127.0.0.1:%u&timeout_ms=3000", fake.port);
@@ -187,7 +172,7 @@ static void test_misbehaving_servers(void **state)
 static void test_bogus_replies_are_discarded(void **state)
 {
     (void)state;
-    struct fake fake;
+    struct nd_test_fake fake;
     start_fake("bad-origin", &fake);
     char path[128];
     snprintf(path, sizeof path, "/time/sntp?server=127.0.0.1:%u&timeout_ms=300", fake.port);
@@ -213,7 +198,7 @@ static void test_bogus_replies_are_discarded(void **state)
 static void test_short_reply(void **state)
 {
     (void)state;
-    struct fake fake;
+    struct nd_test_fake fake;
     start_fake("short", &fake);
     char path[128];
     snprintf(path, sizeof path, "/time/sntp?server=127.0.0.1:%u", fake.port);
@@ -230,7 +215,7 @@ static void test_timeouts(void **state)
     (void)state;
     static const char *const modes[] = {"silent", "from-other-port"};
     for (size_t i = 0; i < 2; i++) {
-        struct fake fake;
+        struct nd_test_fake fake;
         start_fake(modes[i], &fake);
         char path[128];
         snprintf(path, sizeof path, "/time/sntp?server=127.0.0.1:%u&timeout_ms=300", fake.port);
@@ -343,7 +328,7 @@ static void test_slow_requests_never_block_fast_ones(void **state)
     (void)state;
     struct nd_test_server isolated;
     nd_test_server_start(&isolated, (const char *[]){"--slow-max-waiting", "64", NULL});
-    struct fake fake;
+    struct nd_test_fake fake;
     start_fake("silent", &fake);
 
     struct waiter_batch batch = {.server = &isolated, .port = fake.port, .count = 64};
@@ -417,7 +402,7 @@ static void test_sigterm_drains(void **state)
     (void)state;
     struct nd_test_server draining;
     nd_test_server_start(&draining, (const char *[]){"--drain-delay", "1", NULL});
-    struct fake fake;
+    struct nd_test_fake fake;
     start_fake("silent", &fake);
     struct single_request slow = {.server = &draining};
     snprintf(slow.path, sizeof slow.path, "/time/sntp?server=127.0.0.1:%u&timeout_ms=3000",
@@ -461,7 +446,7 @@ static void test_drain_timeout_cuts_short(void **state)
     (void)state;
     struct nd_test_server draining;
     nd_test_server_start(&draining, (const char *[]){"--drain-timeout", "1", NULL});
-    struct fake fake;
+    struct nd_test_fake fake;
     start_fake("silent", &fake);
     struct single_request slow = {.server = &draining};
     snprintf(slow.path, sizeof slow.path, "/time/sntp?server=127.0.0.1:%u&timeout_ms=9000",

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,13 @@ static void test_refusals_name_the_flag(void **state)
         {{"--tls-ca-file", "/nonexistent.pem"}, "--tls-ca-file: /nonexistent.pem: No such file"},
         {{"--tls-cert", "/etc/passwd"}, "--tls-cert and --tls-key go together"},
         {{"--tls-key", "/etc/passwd"}, "--tls-cert and --tls-key go together"},
+        /* /dns's defaults are addresses: a name could fail on every request. */
+        {{"--dns-servers", "dns.example"}, "--dns-servers: 'dns.example' is not an IP address"},
+        {{"--dns-servers", "127.0.0.1:0"}, "--dns-servers:"},
+        {{"--dns-servers", ","}, "--dns-servers: no server given"},
+        {{"--dns-allow", "10.0.0.0/99"}, "--dns-allow:"},
+        {{"--dns-allow", ","}, "--dns-allow: no entry"},
+        {{"--dns-resolv-conf", "/"}, "--dns-resolv-conf:"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal(load(cases[i].arguments), ND_CONFIG_ERROR);
@@ -140,6 +148,49 @@ static void write_file(char *path, size_t size, const char *text, size_t length)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, length), (ssize_t)length);
     close(fd);
+}
+
+static bool permits(const struct nd_allowlist *allow, const char *address)
+{
+    struct sockaddr_in ipv4 = {.sin_family = AF_INET};
+    assert_int_equal(inet_pton(AF_INET, address, &ipv4.sin_addr), 1);
+    return nd_allowlist_permits(allow, NULL, (struct sockaddr *)&ipv4, 53);
+}
+
+/* /dns: the default servers come from --dns-servers or resolv.conf, and
+ * "nameservers" in --dns-allow stands for them. */
+static void test_dns_servers_and_allow(void **state)
+{
+    (void)state;
+    char path[64];
+    static const char resolv[] = "nameserver 192.0.2.53\nnameserver 192.0.2.54\n";
+    write_file(path, sizeof path, resolv, sizeof resolv - 1);
+    assert_int_equal(load((const char *[]){"--dns-resolv-conf", path, NULL}), ND_CONFIG_SERVE);
+    assert_int_equal(config.dns_servers.count, 2);
+    assert_string_equal(config.dns_servers.servers[0].host, "192.0.2.53");
+    assert_int_equal(config.dns_servers.servers[0].port, 53);
+    /* The default allow list: those, and loopback. */
+    assert_true(permits(&config.dns_allow, "192.0.2.54"));
+    assert_true(permits(&config.dns_allow, "127.0.0.1"));
+    assert_false(permits(&config.dns_allow, "192.0.2.55"));
+    assert_false(permits(&config.dns_allow, "10.0.0.1"));
+
+    assert_int_equal(
+        load((const char *[]){"--dns-resolv-conf", path, "--dns-servers", "127.0.0.1:5353,[::1]:53",
+                              "--dns-allow", "nameservers,10.96.0.0/12", NULL}),
+        ND_CONFIG_SERVE);
+    assert_int_equal(config.dns_servers.count, 2);
+    assert_int_equal(config.dns_servers.servers[0].port, 5353);
+    assert_string_equal(config.dns_servers.servers[1].host, "::1");
+    assert_true(permits(&config.dns_allow, "127.0.0.1"));
+    assert_true(permits(&config.dns_allow, "10.96.0.10"));
+    assert_false(permits(&config.dns_allow, "192.0.2.53"));
+    assert_false(permits(&config.dns_allow, "127.0.0.2"));
+
+    /* Empty: any server, as --sntp-allow. */
+    assert_int_equal(load((const char *[]){"--dns-allow", "", NULL}), ND_CONFIG_SERVE);
+    assert_true(permits(&config.dns_allow, "203.0.113.1"));
+    unlink(path);
 }
 
 static void test_auth_token_file(void **state)
@@ -187,7 +238,8 @@ static void test_usage_lists_every_option(void **state)
     nd_config_print_usage(out);
     fclose(out);
     static const char *const expected[] = {"--listen",      "NETDIAG_LISTEN",    "--echo-listen",
-                                           "--sntp-server", "--auth-token-file", "--healthcheck"};
+                                           "--sntp-server", "--auth-token-file", "--healthcheck",
+                                           "--dns-allow"};
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         assert_non_null(strstr(text, expected[i]));
     free(text);
@@ -196,13 +248,10 @@ static void test_usage_lists_every_option(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_environment_then_flags),
-        cmocka_unit_test(test_actions),
-        cmocka_unit_test(test_refusals_name_the_flag),
-        cmocka_unit_test(test_sntp_server_forms),
-        cmocka_unit_test(test_auth_token_file),
-        cmocka_unit_test(test_usage_lists_every_option),
+        cmocka_unit_test(test_defaults),          cmocka_unit_test(test_environment_then_flags),
+        cmocka_unit_test(test_actions),           cmocka_unit_test(test_refusals_name_the_flag),
+        cmocka_unit_test(test_sntp_server_forms), cmocka_unit_test(test_dns_servers_and_allow),
+        cmocka_unit_test(test_auth_token_file),   cmocka_unit_test(test_usage_lists_every_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,7 @@ static void test_error_mapping(void **state)
         {ND_ERR_BUSY, 0, 503, 503, "busy"},
         {ND_ERR_FORBIDDEN, 0, 403, 403, "forbidden"},
         {ND_ERR_STOPPING, 0, 503, 503, "stopping"},
+        {ND_ERR_MISSING, 0, 400, 400, "missing_parameter"},
         {ND_ERR_SYSTEM, 0, 500, 502, "system_error"},
         {ND_ERR_RESOLVE, EAI_NONAME, 404, 502, "EAI_NONAME"},
         {ND_ERR_RESOLVE, EAI_AGAIN, 503, 502, "EAI_AGAIN"},
