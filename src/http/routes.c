@@ -137,10 +137,10 @@ void nd_routes_build(const struct nd_route_settings *settings, struct nd_route *
         nd_handler_fn handler;
         const void *context;
     } contexts[] = {
-        {nd_handle_sntp, &settings->sntp},      {nd_handle_connect, &settings->connect},
-        {nd_handle_dns, &settings->dns},
-        {nd_handle_docs, &settings->docs},      {nd_handle_docs_asset, &settings->docs},
-        {nd_handle_readyz, &settings->modules}, {nd_handle_metrics, &settings->modules},
+        {nd_handle_sntp, &settings->sntp},       {nd_handle_connect, &settings->connect},
+        {nd_handle_dns, &settings->dns},         {nd_handle_docs, &settings->docs},
+        {nd_handle_docs_asset, &settings->docs}, {nd_handle_readyz, &settings->modules},
+        {nd_handle_metrics, &settings->modules},
     };
     for (size_t i = 0; i < nd_routes_count; i++) {
         routes[i] = nd_routes[i];
