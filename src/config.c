@@ -74,8 +74,8 @@ static const struct option options[] = {
      FIELD(echo_buffer), "bytes buffered per echo connection before reading pauses"},
     {"echo-udp-listen", "NETDIAG_ECHO_UDP_LISTEN", "", OPTION_UDP_LISTEN, 0, 0,
      FIELD(echo_udp_listen),
-     "UDP echo listener address (RFC 862); empty = the TCP echo's address and port; off = no UDP "
-     "echo"},
+     "UDP echo listener address (RFC 862); empty = the same as --echo-listen (port 0: a free port "
+     "of its own); off = no UDP echo"},
     {"echo-udp-rate", "NETDIAG_ECHO_UDP_RATE", "100", OPTION_NUMBER, 1, 1000000000,
      FIELD(echo_udp_rate),
      "datagrams per second the UDP echo answers each source (an IPv4 address, an IPv6 /64); more "

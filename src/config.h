@@ -20,7 +20,7 @@ enum { ND_CONFIG_PATH_MAX = 1024, ND_CONFIG_TOKEN_MAX = 4096 };
 
 /* --echo-udp-listen: where the UDP echo listens. */
 struct nd_config_udp_listen {
-    bool beside_tcp; /* the default: the TCP echo's address and port, and off when it is */
+    bool beside_tcp;                 /* the default: --echo-listen's value, off when it is */
     struct nd_net_endpoint endpoint; /* otherwise; host "" = off */
 };
 

@@ -2,7 +2,6 @@
  * netdiag: signals, start and stop. The only file that knows
  * the HTTP server, the echo listener and the core together.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -172,8 +171,7 @@ static void udp_echo_metrics(void *context, struct nd_metrics_text *text)
 
 /* The echo listener is optional; *echo stays NULL when it is off. */
 static bool start_echo(const struct nd_config *config, struct nd_runtime *runtime,
-                       struct nd_echo **echo, char *address, size_t address_size,
-                       uint16_t *bound_port)
+                       struct nd_echo **echo, char *address, size_t address_size)
 {
     *echo = NULL;
     snprintf(address, address_size, "off");
@@ -200,26 +198,18 @@ static bool start_echo(const struct nd_config *config, struct nd_runtime *runtim
         return false;
     }
     nd_net_format_address((struct sockaddr *)&bound, address, address_size);
-    *bound_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                    : ((struct sockaddr_in *)&bound)->sin_port);
     return true;
 }
 
-/* The UDP echo is optional too; by default it takes the TCP echo's address
- * and the port it was given (port 0 included), and is off when that is. */
+/* The UDP echo is optional too; by default it listens where --echo-listen
+ * says (port 0: a free port of its own), and is off when the TCP echo is. */
 static bool start_udp_echo(const struct nd_config *config, struct nd_runtime *runtime,
-                           uint16_t tcp_port, struct nd_udp_echo **echo, char *address,
-                           size_t address_size)
+                           struct nd_udp_echo **echo, char *address, size_t address_size)
 {
     *echo = NULL;
     snprintf(address, address_size, "off");
-    struct nd_net_endpoint endpoint = config->echo_udp_listen.endpoint;
-    if (config->echo_udp_listen.beside_tcp) {
-        if (config->echo_listen.host[0] == '\0')
-            return true;
-        endpoint = config->echo_listen;
-        endpoint.port = tcp_port;
-    }
+    const struct nd_net_endpoint endpoint =
+        config->echo_udp_listen.beside_tcp ? config->echo_listen : config->echo_udp_listen.endpoint;
     if (endpoint.host[0] == '\0')
         return true;
     struct nd_error error;
@@ -343,14 +333,12 @@ int main(int argc, char **argv)
     struct nd_echo *echo;
     struct nd_udp_echo *udp_echo;
     char echo_address[ND_NET_ADDRESS_TEXT_MAX], udp_echo_address[ND_NET_ADDRESS_TEXT_MAX];
-    uint16_t echo_port = 0;
-    if (!start_echo(&config, runtime, &echo, echo_address, sizeof echo_address, &echo_port)) {
+    if (!start_echo(&config, runtime, &echo, echo_address, sizeof echo_address)) {
         close(listen_fd);
         stop_runtime(runtime);
         return 1;
     }
-    if (!start_udp_echo(&config, runtime, echo_port, &udp_echo, udp_echo_address,
-                        sizeof udp_echo_address)) {
+    if (!start_udp_echo(&config, runtime, &udp_echo, udp_echo_address, sizeof udp_echo_address)) {
         close(listen_fd);
         nd_echo_stop(echo);
         stop_runtime(runtime);
