@@ -27,6 +27,7 @@
 #include "http/routes.h"
 #include "http/server.h"
 #include "probe/connect.h"
+#include "probe/udp.h"
 #include "runtime/runtime.h"
 #include "netdiag/allowlist.h"
 #include "netdiag/net.h"
@@ -349,10 +350,13 @@ int main(int argc, char **argv)
 
     /* Each handler's settings travel with its route. */
     static struct nd_connect_stats connect_stats;
+    static struct nd_udp_stats connect_udp_stats;
     static struct nd_route_settings route_settings;
     route_settings = (struct nd_route_settings){
         .sntp = {.default_server = config.sntp_server, .allow = &config.sntp_allow},
-        .connect = {.allow = &config.connect_allow, .stats = &connect_stats},
+        .connect = {.allow = &config.connect_allow,
+                    .stats = &connect_stats,
+                    .udp_stats = &connect_udp_stats},
         .docs = {.directory = config.docs_dir},
         .modules = {.ready = echo || udp_echo ? echo_ready : NULL,
                     .ready_context = &echo_listeners},
@@ -360,6 +364,8 @@ int main(int argc, char **argv)
     struct nd_module_reports *reports = &route_settings.modules;
     reports->metrics[reports->metrics_count].render = nd_connect_metrics;
     reports->metrics[reports->metrics_count++].context = &connect_stats;
+    reports->metrics[reports->metrics_count].render = nd_connect_udp_metrics;
+    reports->metrics[reports->metrics_count++].context = &connect_udp_stats;
     if (echo) {
         reports->metrics[reports->metrics_count].render = echo_metrics;
         reports->metrics[reports->metrics_count++].context = echo;

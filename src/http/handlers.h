@@ -24,9 +24,11 @@ struct nd_docs_settings {
 
 /* /connect. */
 struct nd_connect_stats;
+struct nd_udp_stats;
 struct nd_connect_settings {
     const struct nd_allowlist *allow; /* "off" disables the endpoint */
     struct nd_connect_stats *stats;   /* for /metrics */
+    struct nd_udp_stats *udp_stats;   /* proto=udp's, for /metrics */
 };
 
 /* What other modules (the echo listener, the probes) tell /readyz and
@@ -63,5 +65,8 @@ void nd_handle_connect(struct nd_request *request);
 
 /* /connect's counters (context: its struct nd_connect_stats), for /metrics. */
 void nd_connect_metrics(void *context, struct nd_metrics_text *text);
+
+/* /connect?proto=udp's counters (context: its struct nd_udp_stats). */
+void nd_connect_udp_metrics(void *context, struct nd_metrics_text *text);
 
 #endif

@@ -13,9 +13,9 @@ static const char *const sockopts_params[] = {"type",    "family",    "sndbuf", 
                                               "nodelay", "reuseaddr", "timeout", "blocking",
                                               "bind",    NULL};
 static const char *const sntp_params[] = {"server", "timeout_ms", "version", NULL};
-static const char *const connect_params[] = {"host",   "port",     "family",    "timeout_ms",
-                                             "send",   "send_hex", "http_path", "read_bytes",
-                                             "expect", NULL};
+static const char *const connect_params[] = {
+    "host",       "port",   "family", "timeout_ms", "send",        "send_hex", "http_path",
+    "read_bytes", "expect", "proto",  "count",      "interval_ms", NULL};
 
 const struct nd_route nd_routes[] = {
     {.method = "GET",
