@@ -15,6 +15,7 @@
 enum option_kind {
     OPTION_ENDPOINT,
     OPTION_ENDPOINT_OR_OFF,
+    OPTION_UDP_LISTEN, /* an endpoint, off, or empty: beside the TCP echo */
     OPTION_NUMBER,
     OPTION_SWITCH,
     OPTION_LOG_FORMAT,
@@ -73,6 +74,16 @@ static const struct option options[] = {
      FIELD(echo_idle_timeout_s), "seconds an echo connection may stay silent both ways"},
     {"echo-buffer", "NETDIAG_ECHO_BUFFER", "65536", OPTION_NUMBER, 1024, 16777216,
      FIELD(echo_buffer), "bytes buffered per echo connection before reading pauses"},
+    {"echo-udp-listen", "NETDIAG_ECHO_UDP_LISTEN", "", OPTION_UDP_LISTEN, 0, 0,
+     FIELD(echo_udp_listen),
+     "UDP echo listener address (RFC 862); empty = the same as --echo-listen (port 0: a free port "
+     "of its own); off = no UDP echo"},
+    {"echo-udp-rate", "NETDIAG_ECHO_UDP_RATE", "100", OPTION_NUMBER, 1, 1000000000,
+     FIELD(echo_udp_rate),
+     "datagrams per second the UDP echo answers each source (an IPv4 address, an IPv6 /64); more "
+     "are dropped and counted"},
+    {"echo-udp-burst", "NETDIAG_ECHO_UDP_BURST", "100", OPTION_NUMBER, 1, 1000000,
+     FIELD(echo_udp_burst), "datagrams a source may send at once, above --echo-udp-rate"},
     {"slow-workers", "NETDIAG_SLOW_WORKERS", "8", OPTION_NUMBER, 1, 256, FIELD(slow_workers),
      "threads of libuv's pool for name lookups (getaddrinfo, getnameinfo) behind /resolve, "
      "/time/sntp, /hostinfo and the server names of /dns"},
@@ -181,6 +192,16 @@ static bool apply_option(const struct option *option, const char *value, struct 
         if (nd_net_parse_endpoint(value, field, &error) != ND_OK)
             return fail(why, why_size, "%s", error.message);
         return true;
+    case OPTION_UDP_LISTEN: {
+        struct nd_config_udp_listen *listen = field;
+        listen->beside_tcp = value[0] == '\0';
+        listen->endpoint.host[0] = '\0';
+        if (listen->beside_tcp || strcmp(value, "off") == 0)
+            return true;
+        if (nd_net_parse_endpoint(value, &listen->endpoint, &error) != ND_OK)
+            return fail(why, why_size, "%s", error.message);
+        return true;
+    }
     case OPTION_NUMBER: {
         uint64_t number;
         enum nd_err err = nd_parse_decimal(value, option->max, &number);

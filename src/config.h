@@ -19,6 +19,12 @@
 
 enum { ND_CONFIG_PATH_MAX = 1024, ND_CONFIG_TOKEN_MAX = 4096 };
 
+/* --echo-udp-listen: where the UDP echo listens. */
+struct nd_config_udp_listen {
+    bool beside_tcp;                 /* the default: --echo-listen's value, off when it is */
+    struct nd_net_endpoint endpoint; /* otherwise; host "" = off */
+};
+
 struct nd_config {
     struct nd_net_endpoint listen;
     uint64_t threads; /* 0 = one per CPU core */
@@ -35,6 +41,9 @@ struct nd_config {
     uint64_t echo_max_connections;
     uint64_t echo_idle_timeout_s;
     uint64_t echo_buffer;
+    struct nd_config_udp_listen echo_udp_listen;
+    uint64_t echo_udp_rate;  /* datagrams per second per source */
+    uint64_t echo_udp_burst; /* datagrams a source may send at once */
     uint64_t slow_workers;
     uint64_t slow_max_waiting;
     char sntp_server[ND_NET_HOST_MAX + 8];

@@ -22,12 +22,14 @@
 #include "http/metrics.h"
 #include "http/probe.h"
 #include "echo/echo.h"
+#include "echo/udp_echo.h"
 #include "http/handlers.h"
 #include "http/routes.h"
 #include "http/server.h"
 #include "http/tls_identity.h"
 #include "probe/connect.h"
 #include "probe/tls.h"
+#include "probe/udp.h"
 #include "runtime/runtime.h"
 #include "netdiag/allowlist.h"
 #include "netdiag/net.h"
@@ -120,13 +122,24 @@ static int wait_for_stop_signal(const sigset_t *signals, struct nd_tls_identity 
     }
 }
 
+/* The echo listeners /readyz waits for: each NULL when it is off. */
+struct echo_listeners {
+    struct nd_echo *tcp;
+    struct nd_udp_echo *udp;
+};
+
 static bool echo_ready(void *context, char *reason, size_t size)
 {
-    const struct nd_echo *echo = context;
-    if (nd_echo_accepting(echo))
-        return true;
-    snprintf(reason, size, "echo listener is enabled but not accepting");
-    return false;
+    const struct echo_listeners *echo = context;
+    if (echo->tcp && !nd_echo_accepting(echo->tcp)) {
+        snprintf(reason, size, "echo listener is enabled but not accepting");
+        return false;
+    }
+    if (echo->udp && !nd_udp_echo_receiving(echo->udp)) {
+        snprintf(reason, size, "UDP echo listener is enabled but not receiving");
+        return false;
+    }
+    return true;
 }
 
 static void echo_metrics(void *context, struct nd_metrics_text *text)
@@ -152,6 +165,35 @@ static void echo_metrics(void *context, struct nd_metrics_text *text)
                       "Bytes the echo listener wrote back to clients.");
     nd_metrics_append(text, "netdiag_echo_sent_bytes_total %llu\n",
                       (unsigned long long)stats.bytes_out);
+}
+
+static void udp_echo_metrics(void *context, struct nd_metrics_text *text)
+{
+    struct nd_udp_echo_stats stats;
+    nd_udp_echo_get_stats(context, &stats);
+    nd_metrics_family(text, "netdiag_echo_udp_received_datagrams_total", "counter",
+                      "Datagrams the UDP echo read.");
+    nd_metrics_append(text, "netdiag_echo_udp_received_datagrams_total %llu\n",
+                      (unsigned long long)stats.datagrams_in);
+    nd_metrics_family(text, "netdiag_echo_udp_sent_datagrams_total", "counter",
+                      "Datagrams the UDP echo sent back.");
+    nd_metrics_append(text, "netdiag_echo_udp_sent_datagrams_total %llu\n",
+                      (unsigned long long)stats.datagrams_out);
+    nd_metrics_family(text, "netdiag_echo_udp_received_bytes_total", "counter",
+                      "Payload bytes the UDP echo read.");
+    nd_metrics_append(text, "netdiag_echo_udp_received_bytes_total %llu\n",
+                      (unsigned long long)stats.bytes_in);
+    nd_metrics_family(text, "netdiag_echo_udp_sent_bytes_total", "counter",
+                      "Payload bytes the UDP echo sent back.");
+    nd_metrics_append(text, "netdiag_echo_udp_sent_bytes_total %llu\n",
+                      (unsigned long long)stats.bytes_out);
+    nd_metrics_family(text, "netdiag_echo_udp_dropped_datagrams_total", "counter",
+                      "Datagrams the UDP echo did not answer, by reason (queue_full: dropped by "
+                      "the kernel before they were read).");
+    for (int i = 0; i < ND_UDP_ECHO_DROP_COUNT; i++)
+        nd_metrics_append(text, "netdiag_echo_udp_dropped_datagrams_total{reason=\"%s\"} %llu\n",
+                          nd_udp_echo_drop_name((enum nd_udp_echo_drop)i),
+                          (unsigned long long)stats.dropped[i]);
 }
 
 /* The echo listener is optional; *echo stays NULL when it is off. */
@@ -180,6 +222,39 @@ static bool start_echo(const struct nd_config *config, struct nd_runtime *runtim
     };
     if (nd_echo_start(runtime, &echo_config, echo, &error) != ND_OK) {
         nd_log_event("error", "echo_start_failed", "message", error.message, NULL);
+        return false;
+    }
+    nd_net_format_address((struct sockaddr *)&bound, address, address_size);
+    return true;
+}
+
+/* The UDP echo is optional too; by default it listens where --echo-listen
+ * says (port 0: a free port of its own), and is off when the TCP echo is. */
+static bool start_udp_echo(const struct nd_config *config, struct nd_runtime *runtime,
+                           struct nd_udp_echo **echo, char *address, size_t address_size)
+{
+    *echo = NULL;
+    snprintf(address, address_size, "off");
+    const struct nd_net_endpoint endpoint =
+        config->echo_udp_listen.beside_tcp ? config->echo_listen : config->echo_udp_listen.endpoint;
+    if (endpoint.host[0] == '\0')
+        return true;
+    struct nd_error error;
+    struct sockaddr_storage bound;
+    socklen_t bound_length;
+    int fd;
+    if (nd_net_bind_udp(&endpoint, &fd, &bound, &bound_length, &error) != ND_OK) {
+        nd_log_event("error", "echo_udp_listen_failed", "address", endpoint.host, "message",
+                     error.message, NULL);
+        return false;
+    }
+    struct nd_udp_echo_config echo_config = {
+        .fd = fd,
+        .rate = (uint32_t)config->echo_udp_rate,
+        .burst = (uint32_t)config->echo_udp_burst,
+    };
+    if (nd_udp_echo_start(runtime, &echo_config, echo, &error) != ND_OK) {
+        nd_log_event("error", "echo_udp_start_failed", "message", error.message, NULL);
         return false;
     }
     nd_net_format_address((struct sockaddr *)&bound, address, address_size);
@@ -284,12 +359,21 @@ int main(int argc, char **argv)
     }
 
     struct nd_echo *echo;
-    char echo_address[ND_NET_ADDRESS_TEXT_MAX];
+    struct nd_udp_echo *udp_echo;
+    char echo_address[ND_NET_ADDRESS_TEXT_MAX], udp_echo_address[ND_NET_ADDRESS_TEXT_MAX];
     if (!start_echo(&config, runtime, &echo, echo_address, sizeof echo_address)) {
         close(listen_fd);
         stop_runtime(runtime);
         return 1;
     }
+    if (!start_udp_echo(&config, runtime, &udp_echo, udp_echo_address, sizeof udp_echo_address)) {
+        close(listen_fd);
+        nd_echo_stop(echo);
+        stop_runtime(runtime);
+        return 1;
+    }
+    static struct echo_listeners echo_listeners;
+    echo_listeners = (struct echo_listeners){.tcp = echo, .udp = udp_echo};
 
     /* The anchors /connect's tls=1 checks chains against, read once. */
     struct nd_tls_trust *trust;
@@ -315,20 +399,31 @@ int main(int argc, char **argv)
 
     /* Each handler's settings travel with its route. */
     static struct nd_connect_stats connect_stats;
+    static struct nd_udp_stats connect_udp_stats;
     static struct nd_route_settings route_settings;
     route_settings = (struct nd_route_settings){
         .sntp = {.default_server = config.sntp_server, .allow = &config.sntp_allow},
-        .connect = {.allow = &config.connect_allow, .stats = &connect_stats, .trust = trust},
+        .connect = {.allow = &config.connect_allow,
+                    .stats = &connect_stats,
+                    .udp_stats = &connect_udp_stats,
+                    .trust = trust},
         .dns = {.servers = &config.dns_servers, .allow = &config.dns_allow},
         .docs = {.directory = config.docs_dir},
-        .modules = {.ready = echo ? echo_ready : NULL, .ready_context = echo},
+        .modules = {.ready = echo || udp_echo ? echo_ready : NULL,
+                    .ready_context = &echo_listeners},
     };
     struct nd_module_reports *reports = &route_settings.modules;
     reports->metrics[reports->metrics_count].render = nd_connect_metrics;
     reports->metrics[reports->metrics_count++].context = &connect_stats;
+    reports->metrics[reports->metrics_count].render = nd_connect_udp_metrics;
+    reports->metrics[reports->metrics_count++].context = &connect_udp_stats;
     if (echo) {
         reports->metrics[reports->metrics_count].render = echo_metrics;
         reports->metrics[reports->metrics_count++].context = echo;
+    }
+    if (udp_echo) {
+        reports->metrics[reports->metrics_count].render = udp_echo_metrics;
+        reports->metrics[reports->metrics_count++].context = udp_echo;
     }
     static struct nd_route routes[ND_ROUTES_MAX];
     nd_routes_build(&route_settings, routes);
@@ -353,6 +448,7 @@ int main(int argc, char **argv)
     if (nd_http_start(&http, &server, &error) != ND_OK) {
         close(listen_fd);
         nd_echo_stop(echo);
+        nd_udp_echo_stop(udp_echo);
         stop_runtime(runtime);
         nd_tls_trust_free(trust);
         nd_tls_identity_free(identity);
@@ -367,8 +463,9 @@ int main(int argc, char **argv)
     char certificate[384] = "";
     if (identity)
         nd_tls_identity_describe(identity, certificate, sizeof certificate);
-    nd_log_event("info", "listening", "http", address, "echo", echo_address, "threads", threads,
-                 "tls", identity ? certificate : "off", "version", NETDIAG_VERSION, NULL);
+    nd_log_event("info", "listening", "http", address, "echo", echo_address, "echo_udp",
+                 udp_echo_address, "threads", threads, "tls", identity ? certificate : "off",
+                 "version", NETDIAG_VERSION, NULL);
 
     int signal_number = wait_for_stop_signal(&stop_signals, identity);
     nd_log_event("info", "stopping", "signal",
@@ -378,6 +475,7 @@ int main(int argc, char **argv)
                  NULL);
     drain_and_stop(server, config.drain_delay_s, config.drain_timeout_s);
     nd_echo_stop(echo);
+    nd_udp_echo_stop(udp_echo);
     stop_runtime(runtime);
     nd_tls_trust_free(trust);
     nd_tls_identity_free(identity);

@@ -41,6 +41,12 @@ enum nd_err nd_net_listen_tcp(const struct nd_net_endpoint *endpoint, int backlo
                               struct sockaddr_storage *bound, socklen_t *bound_length,
                               struct nd_error *error);
 
+/* The same for UDP: a non-blocking, close-on-exec datagram socket bound to
+ * the endpoint ("*" as above). */
+enum nd_err nd_net_bind_udp(const struct nd_net_endpoint *endpoint, int *fd_out,
+                            struct sockaddr_storage *bound, socklen_t *bound_length,
+                            struct nd_error *error);
+
 /* "127.0.0.1:8080" or "[::1]:8080" into text (at least ND_NET_ADDRESS_TEXT_MAX
  * bytes; a shorter buffer gets the text cut, NUL-terminated). Returns text;
  * "?" for families other than IPv4 and IPv6. */

@@ -95,17 +95,19 @@ enum nd_err nd_net_parse_host_port(const char *text, uint16_t default_port,
     return ND_OK;
 }
 
+/* backlog < 0: a datagram socket, bound and not listening. */
 static enum nd_err listen_on(const struct sockaddr *address, socklen_t length, int backlog,
                              bool dual_stack, int *fd_out, struct nd_error *error)
 {
-    int fd = socket(address->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int type = backlog < 0 ? SOCK_DGRAM : SOCK_STREAM;
+    int fd = socket(address->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return nd_error_set_errno(error, errno, "socket");
 
     /* A restarted server must be able to bind while old connections sit in
      * TIME_WAIT (the recipe 10 lesson). */
     int on = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0)
+    if (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0)
         goto fail;
     if (address->sa_family == AF_INET6) {
         int v6only = dual_stack ? 0 : 1;
@@ -117,7 +119,7 @@ static enum nd_err listen_on(const struct sockaddr *address, socklen_t length, i
         close(fd);
         return nd_error_set_errno(error, saved, "bind");
     }
-    if (listen(fd, backlog) != 0)
+    if (type == SOCK_STREAM && listen(fd, backlog) != 0)
         goto fail;
     *fd_out = fd;
     return ND_OK;
@@ -129,9 +131,9 @@ fail : {
 }
 }
 
-enum nd_err nd_net_listen_tcp(const struct nd_net_endpoint *endpoint, int backlog, int *fd_out,
-                              struct sockaddr_storage *bound, socklen_t *bound_length,
-                              struct nd_error *error)
+static enum nd_err bind_endpoint(const struct nd_net_endpoint *endpoint, int backlog, int *fd_out,
+                                 struct sockaddr_storage *bound, socklen_t *bound_length,
+                                 struct nd_error *error)
 {
     enum nd_err err;
     int fd = -1;
@@ -150,7 +152,7 @@ enum nd_err nd_net_listen_tcp(const struct nd_net_endpoint *endpoint, int backlo
         }
     } else {
         struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                                 .ai_socktype = SOCK_STREAM,
+                                 .ai_socktype = backlog < 0 ? SOCK_DGRAM : SOCK_STREAM,
                                  .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
         struct addrinfo *list = NULL;
         char port_text[8];
@@ -179,6 +181,20 @@ enum nd_err nd_net_listen_tcp(const struct nd_net_endpoint *endpoint, int backlo
     }
     *fd_out = fd;
     return ND_OK;
+}
+
+enum nd_err nd_net_listen_tcp(const struct nd_net_endpoint *endpoint, int backlog, int *fd_out,
+                              struct sockaddr_storage *bound, socklen_t *bound_length,
+                              struct nd_error *error)
+{
+    return bind_endpoint(endpoint, backlog < 0 ? 0 : backlog, fd_out, bound, bound_length, error);
+}
+
+enum nd_err nd_net_bind_udp(const struct nd_net_endpoint *endpoint, int *fd_out,
+                            struct sockaddr_storage *bound, socklen_t *bound_length,
+                            struct nd_error *error)
+{
+    return bind_endpoint(endpoint, -1, fd_out, bound, bound_length, error);
 }
 
 char *nd_net_format_ipv4(const uint8_t octets[4], char *out)

@@ -1,9 +1,10 @@
 /* GET /connect: recipe 7 for real. Can this host reach host:port, and where
  * exactly does it fail: the name, the connection, the send or the reply?
- * The probe (src/probe/connect.c) runs on the runtime's loop; this handler
- * checks the parameters, hands it over and renders what it found. A probe
- * that ran is a 200 whatever it found: a refused connection is a diagnosis,
- * not an error of this service. */
+ * The probes (src/probe/connect.c for TCP, src/probe/udp.c for UDP) run on
+ * the runtime's loop; this handler checks the parameters, hands the probe
+ * over and renders what it found. A probe that ran is a 200 whatever it
+ * found: a refused connection is a diagnosis, not an error of this
+ * service. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +22,16 @@
 #include "netdiag/resolve.h"
 #include "netdiag/version.h"
 #include "probe/connect.h"
+#include "probe/udp.h"
 
 enum {
     DEFAULT_TIMEOUT_MS = 3000,
     MAX_TIMEOUT_MS = 10000,
     DEFAULT_READ_BYTES = 4096,
+    DEFAULT_COUNT = 1,
+    DEFAULT_INTERVAL_MS = 200,
+    MIN_INTERVAL_MS = 10,
+    MAX_INTERVAL_MS = 5000,
     HTTP_PATH_MAX = 1024,
     /* The probe keeps its own deadline; this one only guards the guard. */
     DEADLINE_MARGIN_MS = 1000,
@@ -33,6 +39,8 @@ enum {
 };
 
 static const char *const family_choices[] = {"any", "ipv4", "ipv6", NULL};
+enum { PROTO_TCP, PROTO_UDP };
+static const char *const proto_choices[] = {"tcp", "udp", NULL};
 
 struct connect_state {
     struct nd_connect_request request; /* set before the work starts */
@@ -81,15 +89,20 @@ static void add_ms(cJSON *object, const char *name, uint64_t microseconds)
 
 /* An error by name: the errno or EAI_* one when the system gave one, else
  * the probe's own word for what happened. */
-static cJSON *render_error(const struct nd_error *error, enum nd_connect_outcome outcome)
+static cJSON *render_error_named(const struct nd_error *error, const char *word)
 {
     cJSON *object = cJSON_CreateObject();
     const char *code = error->gai_error  ? nd_gai_name(error->gai_error)
                        : error->os_error ? nd_errno_name(error->os_error)
-                                         : nd_connect_outcome_name(outcome);
+                                         : word;
     nd_json_add_string(object, "code", code);
     nd_json_add_string(object, "message", error->message);
     return object;
+}
+
+static cJSON *render_error(const struct nd_error *error, enum nd_connect_outcome outcome)
+{
+    return render_error_named(error, nd_connect_outcome_name(outcome));
 }
 
 static const char *family_name(int family)
@@ -341,6 +354,7 @@ static cJSON *render_probe(const struct connect_state *state)
     nd_json_add_string(body, "host", request->host);
     nd_json_add_integer(body, "port", request->port);
     nd_json_add_string(body, "family", family_choices[request->family]);
+    nd_json_add_string(body, "proto", "tcp");
     nd_json_add_bool(body, "ok", ok);
     nd_json_add_string(body, "result", ok ? "ok" : nd_connect_outcome_name(outcome));
     if (ok) {
@@ -373,34 +387,51 @@ static cJSON *render_probe(const struct connect_state *state)
     return body;
 }
 
-static void connect_render(struct nd_request *request, void *context,
-                           enum nd_deferred_outcome outcome)
+/* A probe that did not run to its end answers with a problem: the service
+ * stopping, the guard deadline, or no memory. True when it did. */
+static bool reply_unfinished(struct nd_request *request, enum nd_deferred_outcome outcome,
+                             unsigned timeout_ms, const struct nd_error *result_error)
 {
-    struct connect_state *state = context;
     struct nd_error error;
     if (outcome == ND_DEFERRED_STOPPED) {
         nd_error_set(&error, ND_ERR_STOPPING,
                      "the service is shutting down; the probe was cut short");
         nd_reply_error(request, &error, NULL, NULL);
-        return;
+        return true;
     }
     if (outcome == ND_DEFERRED_TIMED_OUT) {
         nd_error_set(&error, ND_ERR_TIMEOUT, "the probe did not end within %u ms",
-                     state->request.timeout_ms + DEADLINE_MARGIN_MS);
+                     timeout_ms + DEADLINE_MARGIN_MS);
         nd_reply_error(request, &error, "timeout_ms", NULL);
-        return;
+        return true;
     }
+    if (result_error->code == ND_ERR_NO_MEMORY) {
+        nd_reply_error(request, result_error, NULL, NULL);
+        return true;
+    }
+    return false;
+}
+
+/* A destination the list does not allow: 403, with what the name resolved to. */
+static void reply_forbidden(struct nd_request *request, const struct nd_connect_result *path,
+                            const struct nd_error *error)
+{
+    cJSON *extensions = cJSON_CreateObject();
+    cJSON *addresses = nd_json_add_array(extensions, "addresses");
+    for (size_t i = 0; i < path->address_count; i++)
+        nd_json_append(addresses, cJSON_CreateString(path->addresses[i].text));
+    nd_reply_error(request, error, "host", extensions);
+}
+
+static void connect_render(struct nd_request *request, void *context,
+                           enum nd_deferred_outcome outcome)
+{
+    struct connect_state *state = context;
     const struct nd_connect_result *result = &state->result;
-    if (result->outcome == ND_CONNECT_FORBIDDEN) {
-        cJSON *extensions = cJSON_CreateObject();
-        cJSON *addresses = nd_json_add_array(extensions, "addresses");
-        for (size_t i = 0; i < result->address_count; i++)
-            nd_json_append(addresses, cJSON_CreateString(result->addresses[i].text));
-        nd_reply_error(request, &result->error, "host", extensions);
+    if (reply_unfinished(request, outcome, state->request.timeout_ms, &result->error))
         return;
-    }
-    if (result->error.code == ND_ERR_NO_MEMORY) {
-        nd_reply_error(request, &result->error, NULL, NULL);
+    if (result->outcome == ND_CONNECT_FORBIDDEN) {
+        reply_forbidden(request, result, &result->error);
         return;
     }
     nd_reply_json(request, 200, render_probe(state));
@@ -469,42 +500,56 @@ static bool bad(struct nd_request *request, const char *param, enum nd_err code,
     return false;
 }
 
-/* send, send_hex and http_path: what goes out after connecting. Each is
- * checked on its own first, so that a malformed one is named as such. */
-static bool take_payload(struct nd_request *request, struct connect_state *state)
+/* send or send_hex, decoded into bytes (ND_CONNECT_SEND_MAX of them);
+ * *given is false when neither was. */
+static bool take_send_bytes(struct nd_request *request, uint8_t *bytes, size_t *length, bool *given)
 {
-    const char *send, *send_hex, *path;
+    const char *send, *send_hex;
     if (!nd_param_string(request, "send", &send) ||
-        !nd_param_string(request, "send_hex", &send_hex) ||
-        !nd_param_string(request, "http_path", &path))
+        !nd_param_string(request, "send_hex", &send_hex))
         return false;
+    *given = send || send_hex;
+    *length = 0;
     if (send && strlen(send) > ND_CONNECT_SEND_MAX)
         return bad(request, "send", ND_ERR_RANGE, "send is longer than 4096 bytes");
-    uint8_t bytes[ND_CONNECT_SEND_MAX];
-    size_t byte_count = 0;
     if (send_hex) {
-        enum nd_err err = nd_parse_hex_bytes(send_hex, bytes, sizeof bytes, &byte_count);
+        enum nd_err err = nd_parse_hex_bytes(send_hex, bytes, ND_CONNECT_SEND_MAX, length);
         if (err != ND_OK)
             return bad(request, "send_hex", err,
                        err == ND_ERR_RANGE ? "send_hex is more than 4096 bytes"
                                            : "send_hex must be pairs of hex digits");
+        if (send)
+            return bad(request, "send_hex", ND_ERR_INVALID, "give one of send and send_hex");
     }
+    if (send) {
+        *length = strlen(send);
+        memcpy(bytes, send, *length);
+    }
+    return true;
+}
+
+/* send, send_hex and http_path: what goes out after connecting. Each is
+ * checked on its own first, so that a malformed one is named as such. */
+static bool take_payload(struct nd_request *request, struct connect_state *state)
+{
+    const char *path;
+    uint8_t bytes[ND_CONNECT_SEND_MAX];
+    size_t length;
+    bool given;
+    if (!nd_param_string(request, "http_path", &path) ||
+        !take_send_bytes(request, bytes, &length, &given))
+        return false;
     if (path && (strlen(path) > HTTP_PATH_MAX || !valid_path(path)))
         return bad(request, "http_path", ND_ERR_INVALID,
                    "http_path must start with '/' and hold visible characters only, at most "
                    "1024 of them");
-    if ((send != NULL) + (send_hex != NULL) + (path != NULL) > 1)
-        return bad(request, path ? "http_path" : "send_hex", ND_ERR_INVALID,
+    if (path && given)
+        return bad(request, "http_path", ND_ERR_INVALID,
                    "give one of send, send_hex and http_path");
-    if (send) {
-        if (!set_payload(state, (const uint8_t *)send, strlen(send)))
-            return bad(request, NULL, ND_ERR_NO_MEMORY, "out of memory");
-    } else if (send_hex) {
-        if (!set_payload(state, bytes, byte_count))
-            return bad(request, NULL, ND_ERR_NO_MEMORY, "out of memory");
-    } else if (path && !build_http_request(state, path)) {
+    if (path && !build_http_request(state, path))
         return bad(request, "http_path", ND_ERR_RANGE, "the request would be too long");
-    }
+    if (given && !set_payload(state, bytes, length))
+        return bad(request, NULL, ND_ERR_NO_MEMORY, "out of memory");
     return true;
 }
 
@@ -544,35 +589,108 @@ static bool take_tls(struct nd_request *request, struct connect_state *state, bo
     return true;
 }
 
-void nd_handle_connect(struct nd_request *request)
+/* What a probe of either protocol takes: where, and the budget. */
+struct destination {
+    char host[ND_NET_HOST_MAX];
+    uint16_t port;
+    enum nd_resolve_family family;
+    unsigned timeout_ms;
+    size_t read_bytes;
+    bool has_read_bytes;
+};
+
+/* host, port, family, timeout_ms and read_bytes. False after answering 400,
+ * or 403 when /connect is off. */
+static bool take_destination(struct nd_request *request, const struct nd_connect_settings *settings,
+                             struct destination *out)
 {
-    const struct nd_connect_settings *settings = request->route->context;
     const char *host;
     uint64_t port = 0, timeout_ms = DEFAULT_TIMEOUT_MS, read_bytes = DEFAULT_READ_BYTES;
     size_t family_index = 0;
-    bool has_port, has_read_bytes, tls = false, insecure = false;
-    const char *expect, *sni, *alpn;
-    if (!nd_param_bool(request, "tls", &tls, NULL) ||
-        !nd_param_bool(request, "insecure", &insecure, NULL) ||
-        !nd_param_string(request, "sni", &sni) || !nd_param_string(request, "alpn", &alpn) ||
-        !nd_param_string(request, "host", &host) ||
+    bool has_port;
+    if (!nd_param_string(request, "host", &host) ||
         !nd_param_number(request, "port", 1, 65535, false, &port, &has_port) ||
         !nd_param_choice(request, "family", family_choices, &family_index, NULL) ||
         !nd_param_number(request, "timeout_ms", 1, MAX_TIMEOUT_MS, false, &timeout_ms, NULL) ||
         !nd_param_number(request, "read_bytes", 1, ND_CONNECT_READ_MAX, false, &read_bytes,
-                         &has_read_bytes) ||
-        !nd_param_string(request, "expect", &expect))
-        return;
+                         &out->has_read_bytes))
+        return false;
     if (!host || !has_port) {
         nd_reply_problem_format(request, 400, "missing_parameter", host ? "port" : "host",
                                 "give host and port, e.g. host=localhost&port=9900");
-        return;
+        return false;
     }
+    struct nd_error error;
     if (settings->allow->nothing) {
-        struct nd_error error;
         nd_error_set(&error, ND_ERR_FORBIDDEN,
                      "/connect is disabled on this service (--connect-allow off)");
         nd_reply_error(request, &error, NULL, NULL);
+        return false;
+    }
+    /* "[::1]" as well as "::1". */
+    size_t host_length = strlen(host);
+    if (host[0] == '[' && host_length > 2 && host[host_length - 1] == ']') {
+        host++;
+        host_length -= 2;
+    }
+    if (host_length >= sizeof out->host)
+        return bad(request, "host", ND_ERR_INVALID, "host is too long");
+    memcpy(out->host, host, host_length);
+    out->host[host_length] = '\0';
+    if (nd_resolve_validate_name(out->host, &error) != ND_OK) {
+        nd_reply_error(request, &error, "host", NULL);
+        return false;
+    }
+    out->port = (uint16_t)port;
+    out->family = (enum nd_resolve_family)family_index;
+    out->timeout_ms = (unsigned)timeout_ms;
+    out->read_bytes = (size_t)read_bytes;
+    return true;
+}
+
+/* A parameter of the other protocol's probe: 400 naming it. */
+static bool refuse_other_proto(struct nd_request *request, const char *const *names,
+                               const char *proto)
+{
+    for (; *names; names++) {
+        const char *value;
+        if (!nd_param_string(request, *names, &value))
+            return false;
+        if (value) {
+            nd_reply_problem_format(request, 400, "invalid_argument", *names,
+                                    "%s applies to proto=%s only", *names, proto);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void connect_udp(struct nd_request *request, const struct nd_connect_settings *settings,
+                        const struct destination *destination);
+
+void nd_handle_connect(struct nd_request *request)
+{
+    const struct nd_connect_settings *settings = request->route->context;
+    size_t proto = PROTO_TCP;
+    struct destination destination;
+    if (!nd_param_choice(request, "proto", proto_choices, &proto, NULL) ||
+        !take_destination(request, settings, &destination))
+        return;
+    if (proto == PROTO_UDP) {
+        connect_udp(request, settings, &destination);
+        return;
+    }
+    static const char *const udp_only[] = {"count", "interval_ms", NULL};
+    const char *expect, *sni, *alpn;
+    bool tls = false, insecure = false;
+    if (!refuse_other_proto(request, udp_only, "udp") ||
+        !nd_param_bool(request, "tls", &tls, NULL) ||
+        !nd_param_bool(request, "insecure", &insecure, NULL) ||
+        !nd_param_string(request, "sni", &sni) || !nd_param_string(request, "alpn", &alpn) ||
+        !nd_param_string(request, "expect", &expect))
+        return;
+    if (expect && strlen(expect) >= ND_CONNECT_EXPECT_MAX) {
+        bad(request, "expect", ND_ERR_RANGE, "expect is longer than 255 bytes");
         return;
     }
     struct connect_state *state = calloc(1, sizeof *state);
@@ -581,33 +699,10 @@ void nd_handle_connect(struct nd_request *request)
         return;
     }
     struct nd_connect_request *probe = &state->request;
-    /* "[::1]" as well as "::1". */
-    size_t host_length = strlen(host);
-    if (host[0] == '[' && host_length > 2 && host[host_length - 1] == ']') {
-        host++;
-        host_length -= 2;
-    }
-    struct nd_error error;
-    if (host_length >= sizeof probe->host) {
-        connect_release(state);
-        bad(request, "host", ND_ERR_INVALID, "host is too long");
-        return;
-    }
-    memcpy(probe->host, host, host_length);
-    probe->host[host_length] = '\0';
-    if (nd_resolve_validate_name(probe->host, &error) != ND_OK) {
-        connect_release(state);
-        nd_reply_error(request, &error, "host", NULL);
-        return;
-    }
-    if (expect && strlen(expect) >= sizeof probe->expect) {
-        connect_release(state);
-        bad(request, "expect", ND_ERR_RANGE, "expect is longer than 255 bytes");
-        return;
-    }
-    probe->port = (uint16_t)port;
-    probe->family = (enum nd_resolve_family)family_index;
-    probe->timeout_ms = (unsigned)timeout_ms;
+    memcpy(probe->host, destination.host, sizeof probe->host);
+    probe->port = destination.port;
+    probe->family = destination.family;
+    probe->timeout_ms = destination.timeout_ms;
     probe->allow = settings->allow;
     probe->stats = settings->stats;
     if (!take_payload(request, state) || !take_tls(request, state, tls, sni, alpn, insecure)) {
@@ -620,10 +715,207 @@ void nd_handle_connect(struct nd_request *request)
         memcpy(probe->expect, expect, probe->expect_length + 1);
     }
     /* A reply is awaited when something was sent, or asked for. */
-    probe->await_reply = probe->send_length > 0 || has_read_bytes || expect;
-    probe->read_limit = (size_t)read_bytes;
+    probe->await_reply = probe->send_length > 0 || destination.has_read_bytes || expect;
+    probe->read_limit = destination.read_bytes;
     nd_deferred_submit(nd_http_deferred(request->server), request, &connect_ops, state,
-                       (unsigned)timeout_ms + DEADLINE_MARGIN_MS);
+                       destination.timeout_ms + DEADLINE_MARGIN_MS);
+}
+
+/* --- proto=udp ------------------------------------------------------------------ */
+
+struct udp_state {
+    struct nd_udp_request request;
+    struct nd_udp_result result;
+    struct nd_deferred_job *job;
+    struct nd_udp_probe *probe; /* NULL once it is done */
+};
+
+static void on_udp_done(void *context)
+{
+    struct udp_state *state = context;
+    state->probe = NULL;
+    nd_deferred_complete(state->job);
+}
+
+static void udp_start(struct nd_deferred_job *job, void *context, uv_loop_t *loop)
+{
+    struct udp_state *state = context;
+    state->job = job;
+    state->probe = nd_udp_start(loop, &state->request, &state->result, on_udp_done, state);
+    if (!state->probe)
+        nd_deferred_complete(job);
+}
+
+static void udp_cancel(void *context)
+{
+    struct udp_state *state = context;
+    if (state->probe)
+        nd_udp_cancel(state->probe);
+}
+
+static void udp_release(void *context)
+{
+    struct udp_state *state = context;
+    nd_udp_result_free(&state->result);
+    free(state);
+}
+
+/* Each datagram sent, what came of it, and the loss and round trips. */
+static void render_exchange(cJSON *phases, const struct udp_state *state)
+{
+    const struct nd_udp_request *request = &state->request;
+    const struct nd_udp_result *result = &state->result;
+    cJSON *object = nd_json_append(phases, cJSON_CreateObject());
+    nd_json_add_string(object, "phase", nd_udp_phase_name(ND_UDP_EXCHANGE));
+    nd_json_add_integer(object, "count", request->count);
+    nd_json_add_integer(object, "interval_ms", request->interval_ms);
+    nd_json_add_integer(object, "sent", result->sent);
+    nd_json_add_integer(object, "answered", result->answered);
+    nd_json_add_number(object, "loss_percent",
+                       result->sent ? 100.0 * (result->sent - result->answered) / result->sent
+                                    : 0.0);
+    nd_json_add_integer(object, "extra_replies", result->extra_replies);
+    if (result->answered > 0) {
+        cJSON *rtt = nd_json_add_object(object, "rtt_ms");
+        add_ms(rtt, "min", result->rtt_min_us);
+        add_ms(rtt, "avg", result->rtt_sum_us / result->answered);
+        add_ms(rtt, "max", result->rtt_max_us);
+    }
+    cJSON *datagrams = nd_json_add_array(object, "datagrams");
+    for (unsigned i = 0; i < result->sent; i++) {
+        const struct nd_udp_datagram *datagram = &result->datagrams[i];
+        cJSON *item = nd_json_append(datagrams, cJSON_CreateObject());
+        nd_json_add_integer(item, "sequence", i + 1);
+        add_ms(item, "sent_ms", datagram->sent_us);
+        nd_json_add_integer(item, "bytes", request->send_length);
+        nd_json_add_string(item, "result", nd_udp_outcome_name(datagram->outcome));
+        if (datagram->outcome == ND_UDP_REPLIED) {
+            add_ms(item, "rtt_ms", datagram->rtt_us);
+            nd_json_add_integer(item, "reply_bytes", datagram->reply_length);
+            nd_json_add_bool(item, "identical", datagram->reply_identical);
+        } else if (datagram->outcome != ND_UDP_NO_REPLY) {
+            nd_json_add_item(
+                item, "error",
+                render_error_named(&datagram->error, nd_udp_outcome_name(datagram->outcome)));
+        }
+    }
+}
+
+static cJSON *render_udp_probe(const struct udp_state *state)
+{
+    const struct nd_udp_request *request = &state->request;
+    const struct nd_udp_result *result = &state->result;
+    const struct nd_connect_result *path = &result->path;
+    cJSON *body = cJSON_CreateObject();
+    nd_json_add_string(body, "host", request->host);
+    nd_json_add_integer(body, "port", request->port);
+    nd_json_add_string(body, "family", family_choices[request->family]);
+    nd_json_add_string(body, "proto", "udp");
+    nd_json_add_bool(body, "ok", result->ok);
+    nd_json_add_string(body, "result", result->ok ? "ok" : nd_udp_outcome_name(result->outcome));
+    if (result->ok) {
+        nd_json_add_null(body, "failed_phase");
+        nd_json_add_null(body, "error");
+    } else {
+        nd_json_add_string(body, "failed_phase", nd_udp_phase_name(result->failed_phase));
+        nd_json_add_item(body, "error",
+                         render_error_named(&result->error, nd_udp_outcome_name(result->outcome)));
+    }
+    if (result->outcome == ND_UDP_NO_REPLY)
+        nd_json_add_string(
+            body, "note",
+            "UDP silence is ambiguous: a firewall may have dropped the datagrams or their replies, "
+            "or nothing listens there and the ICMP port unreachable that would say so was "
+            "filtered or rate-limited on the way. Only a reply or a refusal is a clear answer.");
+    add_ms(body, "total_ms", result->total_us);
+    if (path->connected) {
+        nd_json_add_string(body, "local", path->local);
+        nd_json_add_string(body, "peer", path->peer);
+    }
+    cJSON *phases = nd_json_add_array(body, "phases");
+    if (!path->literal || path->resolve_error.code != ND_OK || path->address_count)
+        render_resolve(phases, path);
+    if (path->attempt_count > 0)
+        render_attempts(phases, path);
+    if (path->connected)
+        render_exchange(phases, state);
+    if (result->answered > 0) {
+        cJSON *reply = nd_json_add_object(body, "reply");
+        nd_json_add_integer(reply, "bytes", result->reply_length);
+        add_bytes(reply, result->reply, result->reply_length);
+    }
+    return body;
+}
+
+static void udp_render(struct nd_request *request, void *context, enum nd_deferred_outcome outcome)
+{
+    struct udp_state *state = context;
+    const struct nd_udp_result *result = &state->result;
+    if (reply_unfinished(request, outcome, state->request.timeout_ms, &result->error))
+        return;
+    if (result->outcome == ND_UDP_FORBIDDEN) {
+        reply_forbidden(request, &result->path, &result->error);
+        return;
+    }
+    nd_reply_json(request, 200, render_udp_probe(state));
+}
+
+static const struct nd_deferred_ops udp_ops = {
+    .start = udp_start,
+    .cancel = udp_cancel,
+    .render = udp_render,
+    .release = udp_release,
+};
+
+/* proto=udp: send (or send_hex) is the datagram, sent count times
+ * interval_ms apart; all of them must fit in timeout_ms. */
+static void connect_udp(struct nd_request *request, const struct nd_connect_settings *settings,
+                        const struct destination *destination)
+{
+    static const char *const tcp_only[] = {"http_path", "expect",   "tls", "sni",
+                                           "alpn",      "insecure", NULL};
+    uint64_t count = DEFAULT_COUNT, interval_ms = DEFAULT_INTERVAL_MS;
+    if (!refuse_other_proto(request, tcp_only, "tcp") ||
+        !nd_param_number(request, "count", 1, ND_UDP_COUNT_MAX, false, &count, NULL) ||
+        !nd_param_number(request, "interval_ms", MIN_INTERVAL_MS, MAX_INTERVAL_MS, false,
+                         &interval_ms, NULL))
+        return;
+    if ((count - 1) * interval_ms >= destination->timeout_ms) {
+        nd_reply_problem_format(request, 400, "out_of_range", "interval_ms",
+                                "%llu datagrams %llu ms apart take %llu ms, and timeout_ms is %u",
+                                (unsigned long long)count, (unsigned long long)interval_ms,
+                                (unsigned long long)((count - 1) * interval_ms),
+                                destination->timeout_ms);
+        return;
+    }
+    struct udp_state *state = calloc(1, sizeof *state);
+    if (!state) {
+        bad(request, NULL, ND_ERR_NO_MEMORY, "out of memory");
+        return;
+    }
+    struct nd_udp_request *probe = &state->request;
+    bool given;
+    if (!take_send_bytes(request, probe->send, &probe->send_length, &given)) {
+        udp_release(state);
+        return;
+    }
+    if (!given) {
+        udp_release(state);
+        nd_reply_problem_format(request, 400, "missing_parameter", "send",
+                                "proto=udp needs the datagram: send or send_hex");
+        return;
+    }
+    memcpy(probe->host, destination->host, sizeof probe->host);
+    probe->port = destination->port;
+    probe->family = destination->family;
+    probe->timeout_ms = destination->timeout_ms;
+    probe->count = (unsigned)count;
+    probe->interval_ms = (unsigned)interval_ms;
+    probe->read_limit = destination->read_bytes;
+    probe->allow = settings->allow;
+    probe->stats = settings->udp_stats;
+    nd_deferred_submit(nd_http_deferred(request->server), request, &udp_ops, state,
+                       destination->timeout_ms + DEADLINE_MARGIN_MS);
 }
 
 static void render_histogram(struct nd_metrics_text *text, const char *name, const char *help,
@@ -665,4 +957,29 @@ void nd_connect_metrics(void *context, struct nd_metrics_text *text)
     render_histogram(text, "netdiag_connect_first_byte_seconds",
                      "/connect's time from the connection to the reply's first byte.",
                      stats->first_byte_buckets, &stats->first_byte_sum_us);
+}
+
+void nd_connect_udp_metrics(void *context, struct nd_metrics_text *text)
+{
+    struct nd_udp_stats *stats = context;
+    nd_metrics_family(text, "netdiag_connect_udp_probes_total", "counter",
+                      "/connect?proto=udp probes by how they ended (replied: any reply came).");
+    for (int i = 0; i < ND_UDP_OUTCOME_COUNT; i++)
+        nd_metrics_append(
+            text, "netdiag_connect_udp_probes_total{result=\"%s\"} %llu\n",
+            nd_udp_outcome_name((enum nd_udp_outcome)i),
+            (unsigned long long)atomic_load_explicit(&stats->outcomes[i], memory_order_relaxed));
+    nd_metrics_family(text, "netdiag_connect_udp_datagrams_sent_total", "counter",
+                      "Datagrams /connect?proto=udp sent.");
+    nd_metrics_append(
+        text, "netdiag_connect_udp_datagrams_sent_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&stats->datagrams_sent, memory_order_relaxed));
+    nd_metrics_family(text, "netdiag_connect_udp_datagrams_answered_total", "counter",
+                      "Datagrams /connect?proto=udp sent that a reply answered.");
+    nd_metrics_append(
+        text, "netdiag_connect_udp_datagrams_answered_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&stats->datagrams_answered, memory_order_relaxed));
+    render_histogram(text, "netdiag_connect_udp_rtt_seconds",
+                     "/connect?proto=udp's round trips, datagram to reply.", stats->rtt_buckets,
+                     &stats->rtt_sum_us);
 }

@@ -35,9 +35,11 @@ struct nd_docs_settings {
 /* /connect. */
 struct nd_connect_stats;
 struct nd_tls_trust;
+struct nd_udp_stats;
 struct nd_connect_settings {
     const struct nd_allowlist *allow; /* "off" disables the endpoint */
     struct nd_connect_stats *stats;   /* for /metrics */
+    struct nd_udp_stats *udp_stats;   /* proto=udp's, for /metrics */
     const struct nd_tls_trust *trust; /* tls=1's anchors: the system's and --tls-ca-file */
 };
 
@@ -76,5 +78,8 @@ void nd_handle_connect(struct nd_request *request);
 
 /* /connect's counters (context: its struct nd_connect_stats), for /metrics. */
 void nd_connect_metrics(void *context, struct nd_metrics_text *text);
+
+/* /connect?proto=udp's counters (context: its struct nd_udp_stats). */
+void nd_connect_udp_metrics(void *context, struct nd_metrics_text *text);
 
 #endif

@@ -14,8 +14,9 @@ static const char *const sockopts_params[] = {"type",    "family",    "sndbuf", 
                                               "bind",    NULL};
 static const char *const sntp_params[] = {"server", "timeout_ms", "version", NULL};
 static const char *const connect_params[] = {
-    "host",       "port",   "family", "timeout_ms", "send", "send_hex", "http_path",
-    "read_bytes", "expect", "tls",    "sni",        "alpn", "insecure", NULL};
+    "host",     "port",  "family", "timeout_ms", "send",  "send_hex", "http_path", "read_bytes",
+    "expect",   "proto", "count",  "interval_ms", "tls",  "sni",      "alpn",      "insecure",
+    NULL};
 static const char *const dns_params[] = {"name", "type",   "server", "timeout_ms",
                                          "rd",   "dnssec", "tcp",    NULL};
 

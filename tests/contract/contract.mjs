@@ -363,10 +363,15 @@ function localOverrides(op, ntpPort) {
   if (op.path === '/dns') return { server: `127.0.0.1:${dnsPort}` };
   if (op.path === '/resolve') return { host: ['localhost'] };
   // Port 1 on the loopback refuses at once; send, send_hex and http_path
-  // exclude each other, so the example sends one of them.
-  // sni, alpn and insecure go with tls=1, which the example leaves off.
+  // exclude each other, so the example sends one of them; the example is
+  // proto=tcp, which takes no count or interval_ms (checkScenarios asks
+  // for proto=udp); sni, alpn and insecure go with tls=1, which the example
+  // leaves off.
   if (op.path === '/connect')
-    return { host: '127.0.0.1', port: 1, send_hex: null, http_path: null, sni: null, alpn: null };
+    return {
+      host: '127.0.0.1', port: 1, send_hex: null, http_path: null, count: null, interval_ms: null,
+      sni: null, alpn: null,
+    };
   return {};
 }
 
@@ -523,6 +528,19 @@ async function checkScenarios(base, { ntpPort, silentPort, kissPort, dnsSilentPo
   await probe(base, op('/byteorder'), { query: new URLSearchParams('value=0x10000&width=16') }, 'GET /byteorder 0x10000 width=16', { expect: 400, problem: { param: 'value' } });
   await probe(base, op('/byteorder'), { query: new URLSearchParams('value=4294967296') }, 'GET /byteorder 2^32', { expect: 400, problem: { code: 'out_of_range', param: 'value' } });
   await probe(base, op('/byteorder'), { query: new URLSearchParams('value=65535') }, 'GET /byteorder 65535', { expect: 200 });
+
+  // /connect?proto=udp: an NTP request to the fake time server (answered),
+  // port 1 (ICMP port unreachable) and the silent server (no reply).
+  const connect = op('/connect');
+  const ntpRequest = `23${'00'.repeat(47)}`;
+  const replied = await probe(base, connect, { query: new URLSearchParams(`proto=udp&host=127.0.0.1&port=${ntpPort}&send_hex=${ntpRequest}&count=2&interval_ms=10`) }, 'GET /connect proto=udp, a time server', { expect: 200 });
+  if (replied?.body) check(replied.body.ok === true && replied.body.phases.at(-1).answered === 2 && replied.body.reply?.bytes === 48, 'GET /connect proto=udp: both datagrams answered, 48 bytes', JSON.stringify(replied.body).slice(0, 300));
+  const refused = await probe(base, connect, { query: new URLSearchParams('proto=udp&host=127.0.0.1&port=1&send=x') }, 'GET /connect proto=udp, port 1', { expect: 200 });
+  if (refused?.body) check(refused.body.result === 'refused' && refused.body.error?.code === 'ECONNREFUSED', 'GET /connect proto=udp port 1: refused', JSON.stringify(refused.body).slice(0, 300));
+  const silent = await probe(base, connect, { query: new URLSearchParams(`proto=udp&host=127.0.0.1&port=${silentPort}&send=x&timeout_ms=200`) }, 'GET /connect proto=udp, a silent port', { expect: 200 });
+  if (silent?.body) check(silent.body.result === 'no_reply' && typeof silent.body.note === 'string', 'GET /connect proto=udp silent: no_reply, with a note', JSON.stringify(silent.body).slice(0, 300));
+  await probe(base, connect, { query: new URLSearchParams('proto=udp&host=127.0.0.1&port=1') }, 'GET /connect proto=udp without send', { expect: 400, problem: { code: 'missing_parameter', param: 'send' } });
+  await probe(base, connect, { query: new URLSearchParams('proto=udp&host=127.0.0.1&port=1&send=x&count=10&interval_ms=1000') }, 'GET /connect proto=udp, more than timeout_ms', { expect: 400, problem: { param: 'interval_ms' } });
 
   const sockopts = op('/sockopts');
   await probe(base, sockopts, { query: new URLSearchParams('type=udp&nodelay=1') }, 'GET /sockopts udp nodelay=1', { expect: 400, problem: { param: 'nodelay' } });

@@ -175,6 +175,7 @@ static bool start_server(struct nd_test_server *server, const char *const *extra
         char *log = nd_test_server_log(server);
         server->http_port = port_from_log(log, "http");
         server->echo_port = port_from_log(log, "echo");
+        server->echo_udp_port = port_from_log(log, "echo_udp");
         free(log);
         if (server->http_port)
             break;

@@ -15,14 +15,16 @@
 struct nd_test_server {
     pid_t pid;
     unsigned http_port;
-    unsigned echo_port;  /* 0 when the echo listener is off */
-    char base_url[64];   /* "http://127.0.0.1:PORT", or https://localhost:PORT */
-    char ca_file[320];   /* for https: the anchor requests trust */
-    char directory[256]; /* a temporary directory owned by this server */
-    char log_path[320];  /* the server's stdout and stderr */
+    unsigned echo_port;     /* 0 when the echo listener is off */
+    unsigned echo_udp_port; /* 0 when the UDP echo listener is off */
+    char base_url[64];      /* "http://127.0.0.1:PORT", or https://localhost:PORT */
+    char ca_file[320];      /* for https: the anchor requests trust */
+    char directory[256];    /* a temporary directory owned by this server */
+    char log_path[320];     /* the server's stdout and stderr */
 };
 
-/* Starts netdiag with --listen 127.0.0.1:0 --echo-listen 127.0.0.1:0 plus
+/* Starts netdiag with --listen 127.0.0.1:0 --echo-listen 127.0.0.1:0 (and so
+ * the UDP echo on 127.0.0.1, a free port of its own) plus
  * extra_args (NULL-terminated, may be NULL; a later flag overrides an earlier
  * one) and waits until the log says where it listens. Fails the test on
  * error. */

@@ -35,6 +35,10 @@ static void test_defaults(void **state)
     assert_int_equal(config.listen.port, 8080);
     assert_string_equal(config.echo_listen.host, "*");
     assert_int_equal(config.echo_listen.port, 9900);
+    /* The UDP echo goes where the TCP one does, unless told otherwise. */
+    assert_true(config.echo_udp_listen.beside_tcp);
+    assert_int_equal(config.echo_udp_rate, 100);
+    assert_int_equal(config.echo_udp_burst, 100);
     assert_int_equal(config.max_connections, 20000);
     assert_int_equal(config.connection_timeout_s, 60);
     assert_int_equal(config.slow_workers, 8);
@@ -62,6 +66,20 @@ static void test_environment_then_flags(void **state)
 
     assert_int_equal(load((const char *[]){"--cors-origin", "off", NULL}), ND_CONFIG_SERVE);
     assert_string_equal(config.cors_origin, "");
+
+    assert_int_equal(load((const char *[]){"--echo-udp-listen", "off", NULL}), ND_CONFIG_SERVE);
+    assert_false(config.echo_udp_listen.beside_tcp);
+    assert_string_equal(config.echo_udp_listen.endpoint.host, "");
+    setenv("NETDIAG_ECHO_UDP_LISTEN", "[::1]:7007", 1);
+    assert_int_equal(load((const char *[]){"--echo-udp-rate", "5", NULL}), ND_CONFIG_SERVE);
+    assert_false(config.echo_udp_listen.beside_tcp);
+    assert_string_equal(config.echo_udp_listen.endpoint.host, "::1");
+    assert_int_equal(config.echo_udp_listen.endpoint.port, 7007);
+    assert_int_equal(config.echo_udp_rate, 5);
+    /* An empty value goes back to the default. */
+    assert_int_equal(load((const char *[]){"--echo-udp-listen=", NULL}), ND_CONFIG_SERVE);
+    assert_true(config.echo_udp_listen.beside_tcp);
+    unsetenv("NETDIAG_ECHO_UDP_LISTEN");
 }
 
 static void test_actions(void **state)
@@ -89,6 +107,9 @@ static void test_refusals_name_the_flag(void **state)
         {{"--threads", "abc"}, "--threads: 'abc' is not a whole number from 0 to 256"},
         {{"--threads", "257"}, "from 0 to 256"},
         {{"--listen", "nowhere"}, "--listen:"},
+        {{"--echo-udp-listen", "9900"}, "--echo-udp-listen: '9900' has no port"},
+        {{"--echo-udp-rate", "0"}, "--echo-udp-rate: '0' is not a whole number from 1"},
+        {{"--echo-udp-burst", "1000001"}, "from 1 to 1000000"},
         {{"--log-format", "xml"}, "not text or json"},
         {{"--access-log", "maybe"}, "not on or off"},
         {{"--sntp-allow", "10.0.0.0/40"}, "--sntp-allow:"},
@@ -237,9 +258,11 @@ static void test_usage_lists_every_option(void **state)
     assert_non_null(out);
     nd_config_print_usage(out);
     fclose(out);
-    static const char *const expected[] = {"--listen",      "NETDIAG_LISTEN",    "--echo-listen",
-                                           "--sntp-server", "--auth-token-file", "--healthcheck",
-                                           "--dns-allow"};
+    static const char *const expected[] = {
+        "--listen",          "NETDIAG_LISTEN",    "--echo-listen",
+        "--echo-udp-listen", "--echo-udp-rate",   "NETDIAG_ECHO_UDP_BURST",
+        "--sntp-server",     "--auth-token-file", "--healthcheck",
+        "--dns-allow"};
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         assert_non_null(strstr(text, expected[i]));
     free(text);

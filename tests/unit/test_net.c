@@ -6,6 +6,8 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -119,6 +121,41 @@ static void test_listen_on_ephemeral_port(void **state)
     assert_int_equal(close(fd), 0);
 }
 
+/* The UDP echo binds its datagram socket beside the TCP listener, on the
+ * same port: the two protocols have separate port spaces. */
+static void test_bind_udp_beside_tcp(void **state)
+{
+    (void)state;
+    struct nd_net_endpoint endpoint = {.host = "127.0.0.1", .port = 0};
+    struct sockaddr_storage bound;
+    socklen_t length;
+    int tcp, udp, again;
+    struct nd_error error;
+    assert_int_equal(nd_net_listen_tcp(&endpoint, 16, &tcp, &bound, &length, &error), ND_OK);
+    endpoint.port = ntohs(((const struct sockaddr_in *)&bound)->sin_port);
+    assert_int_equal(nd_net_bind_udp(&endpoint, &udp, &bound, &length, &error), ND_OK);
+    assert_int_equal(ntohs(((const struct sockaddr_in *)&bound)->sin_port), endpoint.port);
+    int type;
+    socklen_t type_length = sizeof type;
+    assert_int_equal(getsockopt(udp, SOL_SOCKET, SO_TYPE, &type, &type_length), 0);
+    assert_int_equal(type, SOCK_DGRAM);
+    assert_true(fcntl(udp, F_GETFL) & O_NONBLOCK);
+
+    /* A second datagram socket on the port is refused: no SO_REUSEADDR,
+     * which for UDP would let another process share the port. */
+    assert_int_equal(nd_net_bind_udp(&endpoint, &again, &bound, &length, &error), ND_ERR_SYSTEM);
+    assert_int_equal(error.os_error, EADDRINUSE);
+
+    /* "*" is every address, IPv4 through the same socket. */
+    struct nd_net_endpoint any = {.host = "*", .port = 0};
+    int wildcard;
+    assert_int_equal(nd_net_bind_udp(&any, &wildcard, &bound, &length, &error), ND_OK);
+    assert_true(bound.ss_family == AF_INET6 || bound.ss_family == AF_INET);
+    assert_int_equal(close(wildcard), 0);
+    assert_int_equal(close(udp), 0);
+    assert_int_equal(close(tcp), 0);
+}
+
 static void test_format_ipv6(void **state)
 {
     (void)state;
@@ -201,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_parse_endpoints),
         cmocka_unit_test(test_parse_host_port),
         cmocka_unit_test(test_listen_on_ephemeral_port),
+        cmocka_unit_test(test_bind_udp_beside_tcp),
         cmocka_unit_test(test_format_ipv6),
         cmocka_unit_test(test_format_matches_inet_ntop),
     };

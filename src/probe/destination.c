@@ -1,0 +1,111 @@
+#include "probe/destination.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+
+static void add_address(struct nd_destination *destination, const struct sockaddr *address)
+{
+    struct nd_connect_result *result = destination->result;
+    char text[sizeof result->addresses[0].text];
+    nd_net_format_host(address, text, sizeof text);
+    for (size_t i = 0; i < result->address_count; i++) {
+        if (strcmp(result->addresses[i].text, text) == 0)
+            return;
+    }
+    if (result->address_count == ND_CONNECT_ADDRESSES_MAX) {
+        result->addresses_truncated = true;
+        return;
+    }
+    size_t index = result->address_count++;
+    result->addresses[index].family = address->sa_family;
+    memcpy(result->addresses[index].text, text, sizeof text);
+    struct sockaddr_storage *stored = &destination->addresses[index];
+    memcpy(stored, address,
+           address->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                          : sizeof(struct sockaddr_in));
+    uint16_t port = htons(destination->port);
+    if (address->sa_family == AF_INET6)
+        ((struct sockaddr_in6 *)stored)->sin6_port = port;
+    else
+        ((struct sockaddr_in *)stored)->sin_port = port;
+}
+
+bool nd_destination_take_literal(struct nd_destination *destination)
+{
+    struct sockaddr_storage storage;
+    memset(&storage, 0, sizeof storage);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&storage;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&storage;
+    if (inet_pton(AF_INET, destination->host, &v4->sin_addr) == 1)
+        v4->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, destination->host, &v6->sin6_addr) == 1)
+        v6->sin6_family = AF_INET6;
+    else
+        return false;
+    struct nd_connect_result *result = destination->result;
+    result->literal = true;
+    enum nd_resolve_family family = destination->family;
+    if ((family == ND_RESOLVE_IPV4 && storage.ss_family != AF_INET) ||
+        (family == ND_RESOLVE_IPV6 && storage.ss_family != AF_INET6)) {
+        nd_error_set_gai(&result->resolve_error, EAI_ADDRFAMILY, 0, "getaddrinfo");
+        snprintf(result->resolve_error.message, sizeof result->resolve_error.message,
+                 "%.64s is not an %s address", destination->host,
+                 family == ND_RESOLVE_IPV4 ? "IPv4" : "IPv6");
+        return true;
+    }
+    add_address(destination, (struct sockaddr *)&storage);
+    return true;
+}
+
+void nd_destination_hints(const struct nd_destination *destination, struct addrinfo *hints)
+{
+    nd_resolve_hints(destination->family, hints);
+    hints->ai_socktype = SOCK_STREAM; /* each address once, not once per socket type */
+    hints->ai_flags = 0;
+}
+
+bool nd_destination_take_lookup(struct nd_destination *destination, int status,
+                                const struct addrinfo *list)
+{
+    struct nd_connect_result *result = destination->result;
+    if (status != 0) {
+        int gai_error, os_error;
+        nd_runtime_gai_from_status(status, &gai_error, &os_error);
+        struct nd_resolve_result ignored;
+        nd_resolve_host_result(destination->host, gai_error, os_error, NULL, &ignored,
+                               &result->resolve_error);
+        return false;
+    }
+    for (const struct addrinfo *entry = list; entry; entry = entry->ai_next) {
+        if (entry->ai_family == AF_INET || entry->ai_family == AF_INET6)
+            add_address(destination, entry->ai_addr);
+    }
+    return true;
+}
+
+bool nd_destination_allowed(const struct nd_destination *destination, struct nd_error *error)
+{
+    const struct nd_connect_result *result = destination->result;
+    if (!destination->allow)
+        return true;
+    for (size_t i = 0; i < result->address_count; i++) {
+        if (nd_allowlist_permits_destination(destination->allow, destination->host,
+                                             (const struct sockaddr *)&destination->addresses[i],
+                                             destination->port))
+            continue;
+        if (result->literal)
+            nd_error_set(error, ND_ERR_FORBIDDEN,
+                         "%s port %u is not in this service's --connect-allow list",
+                         result->addresses[i].text, (unsigned)destination->port);
+        else
+            nd_error_set(error, ND_ERR_FORBIDDEN,
+                         "%.100s (address %s) port %u is not in this service's "
+                         "--connect-allow list",
+                         destination->host, result->addresses[i].text, (unsigned)destination->port);
+        return false;
+    }
+    return true;
+}

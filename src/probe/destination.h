@@ -1,0 +1,51 @@
+/*
+ * The step every probe starts with: a host (a name or an IP literal) to the
+ * addresses it may try, each with the port, and the operator's destination
+ * list checked on every one of them before any is used, so that a name
+ * cannot be made to point somewhere forbidden afterwards (DNS rebinding).
+ * The probe runs the lookup (uv_getaddrinfo) itself; these functions make
+ * the step's record in the probe's struct nd_connect_result (literal,
+ * resolve_error, addresses, address_count, addresses_truncated), the shape
+ * /connect reports for every protocol.
+ */
+#ifndef NETDIAG_PROBE_DESTINATION_H
+#define NETDIAG_PROBE_DESTINATION_H
+
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "probe/connect.h"
+
+struct nd_destination {
+    /* The caller's, set before the first call. */
+    const char *host;
+    uint16_t port;
+    enum nd_resolve_family family;
+    const struct nd_allowlist *allow; /* NULL: anywhere */
+    struct nd_connect_result *result;
+    /* Filled in: result->addresses[i] as socket addresses, with the port. */
+    struct sockaddr_storage addresses[ND_CONNECT_ADDRESSES_MAX];
+};
+
+/* True when the host is an IP literal, its own one address (or, when it is
+ * not of the family asked, result->resolve_error says so: EAI_ADDRFAMILY);
+ * false for a name, to be looked up. */
+bool nd_destination_take_literal(struct nd_destination *destination);
+
+/* getaddrinfo's hints for the lookup: each address once, whatever the
+ * socket type. */
+void nd_destination_hints(const struct nd_destination *destination, struct addrinfo *hints);
+
+/* The lookup's answer: status is uv_getaddrinfo's; on success the IPv4
+ * and IPv6 addresses of list, each once, in order. False when the lookup
+ * failed (result->resolve_error says how). The list stays the caller's. */
+bool nd_destination_take_lookup(struct nd_destination *destination, int status,
+                                const struct addrinfo *list);
+
+/* True when the list allows every address; otherwise false with error
+ * (ND_ERR_FORBIDDEN) naming the first that it does not. */
+bool nd_destination_allowed(const struct nd_destination *destination, struct nd_error *error);
+
+#endif
