@@ -11,16 +11,7 @@ import sys
 
 import yaml
 
-
-def c_array(name, data):
-    lines = [f"const unsigned char {name}[] = {{"]
-    for start in range(0, len(data), 16):
-        chunk = data[start:start + 16]
-        lines.append("    " + ", ".join(f"0x{byte:02x}" for byte in chunk) + ",")
-    lines.append("    0x00,")
-    lines.append("};")
-    lines.append(f"const size_t {name}_length = {len(data)};")
-    return "\n".join(lines)
+from embed_text import c_array
 
 
 def main():

@@ -15,4 +15,14 @@ add_custom_command(
   COMMAND ${NETDIAG_PYTHON} ${CMAKE_SOURCE_DIR}/cmake/embed_openapi.py
           ${CMAKE_SOURCE_DIR}/openapi/openapi.yaml ${NETDIAG_OPENAPI_SOURCE}
   DEPENDS ${CMAKE_SOURCE_DIR}/openapi/openapi.yaml ${CMAKE_SOURCE_DIR}/cmake/embed_openapi.py
+          ${CMAKE_SOURCE_DIR}/cmake/embed_text.py
   COMMENT "Embedding openapi/openapi.yaml and its JSON form")
+
+# /fleet.html, compiled in the same way.
+set(NETDIAG_FLEET_PAGE_SOURCE ${CMAKE_BINARY_DIR}/generated/fleet_page.c)
+add_custom_command(
+  OUTPUT ${NETDIAG_FLEET_PAGE_SOURCE}
+  COMMAND ${NETDIAG_PYTHON} ${CMAKE_SOURCE_DIR}/cmake/embed_text.py
+          ${CMAKE_SOURCE_DIR}/src/http/fleet.html ${NETDIAG_FLEET_PAGE_SOURCE} nd_fleet_page
+  DEPENDS ${CMAKE_SOURCE_DIR}/src/http/fleet.html ${CMAKE_SOURCE_DIR}/cmake/embed_text.py
+  COMMENT "Embedding src/http/fleet.html")

@@ -112,6 +112,22 @@ static const struct option options[] = {
      FIELD(dns_allow_text),
      "servers /dns may query: host names and CIDRs, comma-separated; nameservers = the default "
      "servers; empty = any"},
+    {"peers-dns", "NETDIAG_PEERS_DNS", "", OPTION_TEXT, 0, 0, FIELD(peers_dns),
+     "the fleet view's peers: a headless Service's DNS name (netdiag-peers.NAMESPACE.svc."
+     "cluster.local), its A and AAAA records asked every --peers-interval; empty = no fleet view"},
+    {"peers-dns-server", "NETDIAG_PEERS_DNS_SERVER", "", OPTION_TEXT, 0, 0,
+     FIELD(peers_dns_server_text),
+     "where --peers-dns is asked, IP[:port] or [IPV6]:port; empty = the first of /dns's default "
+     "servers"},
+    {"peers-interval", "NETDIAG_PEERS_INTERVAL", "10", OPTION_NUMBER, 1, 3600,
+     FIELD(peers_interval_s),
+     "seconds between two lookups of --peers-dns, and two probe rounds of every peer"},
+    {"peers-max", "NETDIAG_PEERS_MAX", "256", OPTION_NUMBER, 1, 1024, FIELD(peers_max),
+     "peers probed at most (the first addresses in order); more are counted and left out"},
+    {"pod-ip", "NETDIAG_POD_IP", "", OPTION_TEXT, 0, 0, FIELD(pod_ip),
+     "this pod's address (the downward API's status.podIP), so the fleet view knows itself"},
+    {"node-name", "NETDIAG_NODE_NAME", "", OPTION_TEXT, 0, 0, FIELD(node_name),
+     "this pod's node (the downward API's spec.nodeName); /healthz tells peers"},
     {"auth-token-file", "NETDIAG_AUTH_TOKEN_FILE", "", OPTION_PATH, 0, 0, FIELD(auth_token_file),
      "file holding a bearer token every route but /healthz, /readyz, /metrics requires"},
     {"docs-dir", "NETDIAG_DOCS_DIR", "", OPTION_PATH, 0, 0, FIELD(docs_dir),
@@ -405,6 +421,52 @@ static bool load_dns_allow(struct nd_config *config, char *why, size_t why_size)
     return true;
 }
 
+/* The fleet view's settings: a name to ask for (not an address), an
+ * address to ask it of, and this pod's address in the form the DNS answers
+ * are compared in. */
+static bool load_fleet(struct nd_config *config, char *why, size_t why_size)
+{
+    struct nd_error error;
+    unsigned char packed[16];
+    if (config->pod_ip[0]) {
+        int family = strchr(config->pod_ip, ':') ? AF_INET6 : AF_INET;
+        if (inet_pton(family, config->pod_ip, packed) != 1)
+            return fail(why, why_size, "--pod-ip: '%.64s' is not an IP address", config->pod_ip);
+        if (!inet_ntop(family, packed, config->pod_ip, sizeof config->pod_ip))
+            return fail(why, why_size, "--pod-ip: %s", strerror(errno));
+    }
+    for (const char *c = config->node_name; *c; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '.' || *c == '-' || *c == '_'))
+            return fail(why, why_size,
+                        "--node-name: '%.64s' is not a node name (letters, digits, '.', '-', '_')",
+                        config->node_name);
+    }
+    if (!config->peers_dns[0])
+        return true;
+    if (nd_resolve_validate_name(config->peers_dns, &error) != ND_OK)
+        return fail(why, why_size, "--peers-dns: %s", error.message);
+    if (inet_pton(AF_INET, config->peers_dns, packed) == 1 ||
+        inet_pton(AF_INET6, config->peers_dns, packed) == 1)
+        return fail(why, why_size,
+                    "--peers-dns: '%.64s' is an address; give the headless Service's name",
+                    config->peers_dns);
+    struct nd_net_endpoint *server = &config->peers_dns_server;
+    if (!config->peers_dns_server_text[0]) {
+        if (config->dns_servers.count == 0)
+            return fail(why, why_size, "--peers-dns-server: no default DNS server to use");
+        *server = config->dns_servers.servers[0];
+        return true;
+    }
+    if (nd_net_parse_host_port(config->peers_dns_server_text, ND_DNS_PORT, server, &error) != ND_OK)
+        return fail(why, why_size, "--peers-dns-server: %s", error.message);
+    if (inet_pton(AF_INET, server->host, packed) != 1 &&
+        inet_pton(AF_INET6, server->host, packed) != 1)
+        return fail(why, why_size, "--peers-dns-server: '%.64s' is not an IP address",
+                    config->peers_dns_server_text);
+    return true;
+}
+
 /* A flag's value comes after '=' or as the next argument; a next argument
  * that is itself a flag means the value was forgotten, not that it is
  * "--threads". */
@@ -482,7 +544,8 @@ enum nd_config_action nd_config_load(int argc, char **argv, struct nd_config *co
     }
     if (action == ND_CONFIG_SERVE &&
         (!find_docs_dir(config, why, why_size) || !load_auth_token(config, why, why_size) ||
-         !load_dns_servers(config, why, why_size) || !load_dns_allow(config, why, why_size)))
+         !load_dns_servers(config, why, why_size) || !load_dns_allow(config, why, why_size) ||
+         !load_fleet(config, why, why_size)))
         return ND_CONFIG_ERROR;
     return action;
 }

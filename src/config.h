@@ -58,6 +58,13 @@ struct nd_config {
     char tls_cert[ND_CONFIG_PATH_MAX];    /* serve HTTPS with this certificate (chain) */
     char tls_key[ND_CONFIG_PATH_MAX];     /* and this key; both or neither */
     char tls_ca_file[ND_CONFIG_PATH_MAX]; /* extra anchors for /connect's tls=1 */
+    char peers_dns[256];                  /* the fleet view's headless Service name; "" = off */
+    char peers_dns_server_text[64];       /* "" = the first default /dns server */
+    struct nd_net_endpoint peers_dns_server;
+    uint64_t peers_interval_s;
+    uint64_t peers_max;
+    char pod_ip[ND_NET_ADDRESS_TEXT_MAX]; /* as inet_ntop writes it; "" = unknown */
+    char node_name[254];                  /* "" = unknown */
     char auth_token_file[ND_CONFIG_PATH_MAX];
     char auth_token[ND_CONFIG_TOKEN_MAX]; /* read from auth_token_file; "" = none */
     char healthcheck_url[ND_CONFIG_PATH_MAX];

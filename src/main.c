@@ -23,6 +23,7 @@
 #include "http/probe.h"
 #include "echo/echo.h"
 #include "echo/udp_echo.h"
+#include "fleet/fleet.h"
 #include "http/handlers.h"
 #include "http/routes.h"
 #include "http/server.h"
@@ -231,9 +232,11 @@ static bool start_echo(const struct nd_config *config, struct nd_runtime *runtim
 /* The UDP echo is optional too; by default it listens where --echo-listen
  * says (port 0: a free port of its own), and is off when the TCP echo is. */
 static bool start_udp_echo(const struct nd_config *config, struct nd_runtime *runtime,
-                           struct nd_udp_echo **echo, char *address, size_t address_size)
+                           struct nd_udp_echo **echo, char *address, size_t address_size,
+                           uint16_t *port)
 {
     *echo = NULL;
+    *port = 0;
     snprintf(address, address_size, "off");
     const struct nd_net_endpoint endpoint =
         config->echo_udp_listen.beside_tcp ? config->echo_listen : config->echo_udp_listen.endpoint;
@@ -258,6 +261,7 @@ static bool start_udp_echo(const struct nd_config *config, struct nd_runtime *ru
         return false;
     }
     nd_net_format_address((struct sockaddr *)&bound, address, address_size);
+    *port = nd_net_port((struct sockaddr *)&bound);
     return true;
 }
 
@@ -366,7 +370,9 @@ int main(int argc, char **argv)
         stop_runtime(runtime);
         return 1;
     }
-    if (!start_udp_echo(&config, runtime, &udp_echo, udp_echo_address, sizeof udp_echo_address)) {
+    uint16_t udp_echo_port;
+    if (!start_udp_echo(&config, runtime, &udp_echo, udp_echo_address, sizeof udp_echo_address,
+                        &udp_echo_port)) {
         close(listen_fd);
         nd_echo_stop(echo);
         stop_runtime(runtime);
@@ -381,6 +387,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "netdiag: --tls-ca-file %s (see netdiag --help)\n", error.message);
         close(listen_fd);
         nd_echo_stop(echo);
+        nd_udp_echo_stop(udp_echo);
         stop_runtime(runtime);
         return 2;
     }
@@ -392,9 +399,38 @@ int main(int argc, char **argv)
         fprintf(stderr, "netdiag: --tls-cert %s (see netdiag --help)\n", error.message);
         close(listen_fd);
         nd_echo_stop(echo);
+        nd_udp_echo_stop(udp_echo);
         stop_runtime(runtime);
         nd_tls_trust_free(trust);
         return 2;
+    }
+
+    /* The fleet view: every peer serves where this pod does. */
+    struct nd_fleet *fleet = NULL;
+    if (config.peers_dns[0]) {
+        struct nd_fleet_config fleet_config = {
+            .dns_server = config.peers_dns_server,
+            .interval_s = (unsigned)config.peers_interval_s,
+            .peers_max = (unsigned)config.peers_max,
+            .http_port = nd_net_port((struct sockaddr *)&bound),
+            .https = identity != NULL,
+            .trust = trust,
+            .echo_udp_port = udp_echo_port,
+            .auth_token = config.auth_token,
+        };
+        memcpy(fleet_config.peers_name, config.peers_dns, sizeof config.peers_dns);
+        memcpy(fleet_config.pod_ip, config.pod_ip, sizeof config.pod_ip);
+        memcpy(fleet_config.node_name, config.node_name, sizeof config.node_name);
+        if (nd_fleet_start(runtime, &fleet_config, &fleet, &error) != ND_OK) {
+            nd_log_event("error", "fleet_start_failed", "message", error.message, NULL);
+            close(listen_fd);
+            nd_echo_stop(echo);
+            nd_udp_echo_stop(udp_echo);
+            stop_runtime(runtime);
+            nd_tls_trust_free(trust);
+            nd_tls_identity_free(identity);
+            return 1;
+        }
     }
 
     /* Each handler's settings travel with its route. */
@@ -408,6 +444,7 @@ int main(int argc, char **argv)
                     .udp_stats = &connect_udp_stats,
                     .trust = trust},
         .dns = {.servers = &config.dns_servers, .allow = &config.dns_allow},
+        .fleet = {.fleet = fleet, .node_name = config.node_name},
         .docs = {.directory = config.docs_dir},
         .modules = {.ready = echo || udp_echo ? echo_ready : NULL,
                     .ready_context = &echo_listeners},
@@ -424,6 +461,10 @@ int main(int argc, char **argv)
     if (udp_echo) {
         reports->metrics[reports->metrics_count].render = udp_echo_metrics;
         reports->metrics[reports->metrics_count++].context = udp_echo;
+    }
+    if (fleet) {
+        reports->metrics[reports->metrics_count].render = nd_fleet_metrics;
+        reports->metrics[reports->metrics_count++].context = fleet;
     }
     static struct nd_route routes[ND_ROUTES_MAX];
     nd_routes_build(&route_settings, routes);
@@ -447,6 +488,7 @@ int main(int argc, char **argv)
     struct nd_http_server *server;
     if (nd_http_start(&http, &server, &error) != ND_OK) {
         close(listen_fd);
+        nd_fleet_stop(fleet);
         nd_echo_stop(echo);
         nd_udp_echo_stop(udp_echo);
         stop_runtime(runtime);
@@ -464,8 +506,9 @@ int main(int argc, char **argv)
     if (identity)
         nd_tls_identity_describe(identity, certificate, sizeof certificate);
     nd_log_event("info", "listening", "http", address, "echo", echo_address, "echo_udp",
-                 udp_echo_address, "threads", threads, "tls", identity ? certificate : "off",
-                 "version", NETDIAG_VERSION, NULL);
+                 udp_echo_address, "fleet", config.peers_dns[0] ? config.peers_dns : "off",
+                 "threads", threads, "tls", identity ? certificate : "off", "version",
+                 NETDIAG_VERSION, NULL);
 
     int signal_number = wait_for_stop_signal(&stop_signals, identity);
     nd_log_event("info", "stopping", "signal",
@@ -474,6 +517,7 @@ int main(int argc, char **argv)
                                             : "?",
                  NULL);
     drain_and_stop(server, config.drain_delay_s, config.drain_timeout_s);
+    nd_fleet_stop(fleet);
     nd_echo_stop(echo);
     nd_udp_echo_stop(udp_echo);
     stop_runtime(runtime);

@@ -55,6 +55,9 @@ const char *nd_net_format_address(const struct sockaddr *address, char *text, si
 /* The numeric address alone, without the port: "127.0.0.1" or "::1". */
 const char *nd_net_format_host(const struct sockaddr *address, char *text, size_t size);
 
+/* The port of an IPv4 or IPv6 address, in host order; 0 for other families. */
+uint16_t nd_net_port(const struct sockaddr *address);
+
 /* The dotted text of four octets, the same as inet_ntop(AF_INET) writes but
  * without its trip through sprintf (a tenth of a request on the hot paths that
  * print addresses). Writes at most 15 characters and no NUL; returns the end. */

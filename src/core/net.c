@@ -223,6 +223,15 @@ static void copy_cut(char *out, size_t size, const char *text, size_t length)
     out[length] = '\0';
 }
 
+uint16_t nd_net_port(const struct sockaddr *address)
+{
+    if (address->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)address)->sin_port);
+    if (address->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)address)->sin6_port);
+    return 0;
+}
+
 const char *nd_net_format_host(const struct sockaddr *address, char *text, size_t size)
 {
     char host[INET6_ADDRSTRLEN];

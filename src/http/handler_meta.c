@@ -36,12 +36,20 @@ void nd_handle_index(struct nd_request *request)
     nd_reply_json(request, 200, body);
 }
 
+/* The node, when known, is in the body for people and in a header for the
+ * fleet view's probes, which read the head alone. */
 void nd_handle_healthz(struct nd_request *request)
 {
+    const struct nd_fleet_settings *fleet = request->route->context;
+    const char *node = fleet && fleet->node_name ? fleet->node_name : "";
     cJSON *body = cJSON_CreateObject();
     nd_json_add_string(body, "status", "ok");
     nd_json_add_string(body, "version", NETDIAG_VERSION);
+    if (node[0])
+        nd_json_add_string(body, "node", node);
     nd_reply_json(request, 200, body);
+    if (node[0])
+        nd_reply_add_header(request, "Netdiag-Node", node);
 }
 
 void nd_handle_readyz(struct nd_request *request)

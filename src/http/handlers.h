@@ -43,6 +43,13 @@ struct nd_connect_settings {
     const struct nd_tls_trust *trust; /* tls=1's anchors: the system's and --tls-ca-file */
 };
 
+/* /fleet, /fleet.html, and what /healthz says of this pod. */
+struct nd_fleet;
+struct nd_fleet_settings {
+    struct nd_fleet *fleet; /* NULL: the fleet view is off (no --peers-dns) */
+    const char *node_name;  /* this pod's node (--node-name); "" = unknown */
+};
+
 /* What other modules (the echo listener, the probes) tell /readyz and
  * /metrics. */
 typedef bool (*nd_ready_fn)(void *context, char *reason, size_t size);
@@ -75,11 +82,16 @@ void nd_handle_sntp(struct nd_request *request);
 void nd_handle_dns(struct nd_request *request);
 void nd_handle_sockopts(struct nd_request *request);
 void nd_handle_connect(struct nd_request *request);
+void nd_handle_fleet(struct nd_request *request);
+void nd_handle_fleet_page(struct nd_request *request);
 
 /* /connect's counters (context: its struct nd_connect_stats), for /metrics. */
 void nd_connect_metrics(void *context, struct nd_metrics_text *text);
 
 /* /connect?proto=udp's counters (context: its struct nd_udp_stats). */
 void nd_connect_udp_metrics(void *context, struct nd_metrics_text *text);
+
+/* The fleet view's per-peer series (context: its struct nd_fleet). */
+void nd_fleet_metrics(void *context, struct nd_metrics_text *text);
 
 #endif

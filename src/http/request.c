@@ -224,6 +224,12 @@ void nd_reply_response(struct nd_request *request, unsigned status, struct MHD_R
     request->answered = true;
 }
 
+void nd_reply_add_header(struct nd_request *request, const char *name, const char *value)
+{
+    if (request->response && !request->queued)
+        MHD_add_response_header(request->response, name, value);
+}
+
 static void send_response(struct nd_request *request, unsigned status, const char *content_type,
                           struct MHD_Response *response, size_t length, unsigned retry_after_s)
 {

@@ -110,6 +110,10 @@ void nd_reply_static(struct nd_request *request, unsigned status, const char *co
 void nd_reply_response(struct nd_request *request, unsigned status, struct MHD_Response *response,
                        uint64_t length);
 
+/* Adds a header to the answer given (nd_reply_json and the others); none
+ * when there is no answer yet (or it could not be built). */
+void nd_reply_add_header(struct nd_request *request, const char *name, const char *value);
+
 /* Sends an application/problem+json body (taking problem->extensions). */
 void nd_reply_problem(struct nd_request *request, struct nd_problem *problem);
 

@@ -14,9 +14,10 @@ static const char *const sockopts_params[] = {"type",    "family",    "sndbuf", 
                                               "bind",    NULL};
 static const char *const sntp_params[] = {"server", "timeout_ms", "version", NULL};
 static const char *const connect_params[] = {
-    "host",     "port",  "family", "timeout_ms", "send",  "send_hex", "http_path", "read_bytes",
-    "expect",   "proto", "count",  "interval_ms", "tls",  "sni",      "alpn",      "insecure",
-    NULL};
+    "host",      "port",       "family", "timeout_ms", "send",  "send_hex",
+    "http_path", "read_bytes", "expect", "proto",      "count", "interval_ms",
+    "tls",       "sni",        "alpn",   "insecure",   NULL};
+static const char *const fleet_params[] = {"scope", "timeout_ms", NULL};
 static const char *const dns_params[] = {"name", "type",   "server", "timeout_ms",
                                          "rd",   "dnssec", "tcp",    NULL};
 
@@ -127,6 +128,19 @@ const struct nd_route nd_routes[] = {
      .params = sockopts_params,
      .tag = "socket options",
      .summary = "A fresh socket's options before and after a change"},
+    {.method = "GET",
+     .path = "/fleet",
+     .handler = nd_handle_fleet,
+     .params = fleet_params,
+     .tag = "fleet",
+     .summary = "Which pod can reach which: this pod's probes of its peers, or the whole matrix"},
+    {.method = "GET",
+     .path = "/fleet.html",
+     .handler = nd_handle_fleet_page,
+     .params = no_params,
+     .tag = "fleet",
+     .summary = "The fleet matrix as a colour grid (a static page that reads /fleet?scope=all)",
+     .open_access = true},
 };
 
 const size_t nd_routes_count = sizeof nd_routes / sizeof nd_routes[0];
@@ -141,7 +155,8 @@ void nd_routes_build(const struct nd_route_settings *settings, struct nd_route *
         {nd_handle_sntp, &settings->sntp},       {nd_handle_connect, &settings->connect},
         {nd_handle_dns, &settings->dns},         {nd_handle_docs, &settings->docs},
         {nd_handle_docs_asset, &settings->docs}, {nd_handle_readyz, &settings->modules},
-        {nd_handle_metrics, &settings->modules},
+        {nd_handle_metrics, &settings->modules}, {nd_handle_fleet, &settings->fleet},
+        {nd_handle_healthz, &settings->fleet},
     };
     for (size_t i = 0; i < nd_routes_count; i++) {
         routes[i] = nd_routes[i];

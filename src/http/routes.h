@@ -38,6 +38,7 @@ struct nd_route_settings {
     struct nd_sntp_settings sntp;
     struct nd_connect_settings connect;
     struct nd_dns_settings dns;
+    struct nd_fleet_settings fleet; /* also /healthz's */
     struct nd_docs_settings docs;
     struct nd_module_reports modules; /* for /readyz and /metrics */
 };

@@ -165,6 +165,11 @@ static void test_format_ipv6(void **state)
     assert_string_equal(nd_net_format_address((struct sockaddr *)&address, text, sizeof text),
                         "[::1]:8080");
     assert_string_equal(nd_net_format_host((struct sockaddr *)&address, text, sizeof text), "::1");
+    assert_int_equal(nd_net_port((struct sockaddr *)&address), 8080);
+    struct sockaddr_in ipv4 = {.sin_family = AF_INET, .sin_port = htons(9900)};
+    assert_int_equal(nd_net_port((struct sockaddr *)&ipv4), 9900);
+    struct sockaddr other = {.sa_family = AF_UNIX};
+    assert_int_equal(nd_net_port(&other), 0);
 }
 
 /* The address text is written by hand: it must be what snprintf with

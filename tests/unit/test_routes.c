@@ -164,8 +164,12 @@ static void test_build_gives_each_route_its_settings(void **state)
         {"/docs/swagger-ui.css", offsetof(struct nd_route_settings, docs)},
         {"/readyz", offsetof(struct nd_route_settings, modules)},
         {"/metrics", offsetof(struct nd_route_settings, modules)},
+        {"/connect", offsetof(struct nd_route_settings, connect)},
+        {"/dns", offsetof(struct nd_route_settings, dns)},
+        {"/fleet", offsetof(struct nd_route_settings, fleet)},
+        {"/healthz", offsetof(struct nd_route_settings, fleet)},
         {"/byteorder", SIZE_MAX},
-        {"/healthz", SIZE_MAX},
+        {"/fleet.html", SIZE_MAX},
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
         const struct nd_route *route =
