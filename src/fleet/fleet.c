@@ -285,14 +285,6 @@ static void finish_round(struct peer_round *round)
         memcpy(public->node, node, sizeof node);
     struct nd_fleet_peer_stats *stats = &public->stats;
     stats->rounds++;
-    if (!tcp->ok) {
-        stats->tcp_errors[tcp->outcome]++;
-        note_error(public, "tcp", nd_connect_phase_name(tcp->failed_phase),
-                   nd_connect_outcome_name(tcp->outcome), record.at_ms, &tcp->error);
-    } else if (record.http_status != 200) {
-        stats->http_errors++;
-        note_error(public, "http", "status", "bad_status", record.at_ms, &http_error);
-    }
     if (record.connect_us) {
         stats->connect_buckets[bucket_of(record.connect_us)]++;
         stats->connect_sum_us += record.connect_us;
@@ -301,6 +293,8 @@ static void finish_round(struct peer_round *round)
         stats->http_buckets[bucket_of(record.http_us)]++;
         stats->http_sum_us += record.http_us;
     }
+    /* The UDP failure first, so that when both probes failed the TCP one,
+     * the more telling (a phase, an errno), is the one remembered. */
     if (record.udp_probed && udp->ok) {
         stats->udp_rtt_buckets[bucket_of(record.udp_rtt_us)]++;
         stats->udp_rtt_sum_us += record.udp_rtt_us;
@@ -308,6 +302,14 @@ static void finish_round(struct peer_round *round)
         stats->udp_errors[udp->outcome]++;
         note_error(public, "udp", nd_udp_phase_name(udp->failed_phase),
                    nd_udp_outcome_name(udp->outcome), record.at_ms, &udp->error);
+    }
+    if (!tcp->ok) {
+        stats->tcp_errors[tcp->outcome]++;
+        note_error(public, "tcp", nd_connect_phase_name(tcp->failed_phase),
+                   nd_connect_outcome_name(tcp->outcome), record.at_ms, &tcp->error);
+    } else if (record.http_status != 200) {
+        stats->http_errors++;
+        note_error(public, "http", "status", "bad_status", record.at_ms, &http_error);
     }
     pthread_mutex_unlock(&fleet->lock);
 

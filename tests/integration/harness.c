@@ -555,6 +555,36 @@ unsigned nd_test_free_udp_port(void)
     return ntohs(address.sin_port);
 }
 
+unsigned nd_test_free_port_on(const char *const *addresses, size_t count)
+{
+    static bool seeded;
+    if (!seeded) {
+        srand((unsigned)getpid() ^ (unsigned)time(NULL));
+        seeded = true;
+    }
+    for (int attempt = 0; attempt < 200; attempt++) {
+        unsigned port = 20000 + (unsigned)rand() % 12000;
+        bool free = true;
+        for (size_t i = 0; i < count && free; i++) {
+            struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+            assert_int_equal(inet_pton(AF_INET, addresses[i], &address.sin_addr), 1);
+            int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            free = udp >= 0 && tcp >= 0 &&
+                   bind(udp, (struct sockaddr *)&address, sizeof address) == 0 &&
+                   bind(tcp, (struct sockaddr *)&address, sizeof address) == 0;
+            if (udp >= 0)
+                close(udp);
+            if (tcp >= 0)
+                close(tcp);
+        }
+        if (free)
+            return port;
+    }
+    fail_msg("no port free for UDP and TCP on every address");
+    return 0;
+}
+
 int nd_test_group_setup(void **state)
 {
     struct nd_test_server *server = calloc(1, sizeof *server);

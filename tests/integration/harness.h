@@ -145,6 +145,12 @@ unsigned nd_test_read_port_file(const char *path, int timeout_ms);
 /* A UDP port on 127.0.0.1 that was free a moment ago. */
 unsigned nd_test_free_udp_port(void);
 
+/* A port free for both UDP and TCP on each of the IPv4 addresses, as a
+ * DNS server or netdiag (HTTP and echo) binds both: below the kernel's
+ * ephemeral range (32768 and up), where a client connection of another
+ * test cannot take it from under the server. */
+unsigned nd_test_free_port_on(const char *const *addresses, size_t count);
+
 /* A path under the source tree ($NETDIAG_SOURCE_DIR). */
 void nd_test_source_path(const char *relative, char *out, size_t size);
 

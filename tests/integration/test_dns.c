@@ -32,35 +32,13 @@ static pid_t unbound_pid;
 static unsigned unbound_port;
 static char work_directory[256];
 
-/* A port free for both UDP and TCP, as a DNS server binds both: below the
- * kernel's ephemeral range (32768 and up), where a client connection of
- * another test cannot take the TCP side from under it. */
-static unsigned free_dns_port(void)
-{
-    srand((unsigned)getpid() ^ (unsigned)time(NULL));
-    for (int attempt = 0; attempt < 200; attempt++) {
-        unsigned port = 20000 + (unsigned)rand() % 12000;
-        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int udp = socket(AF_INET, SOCK_DGRAM, 0), tcp = socket(AF_INET, SOCK_STREAM, 0);
-        bool free = udp >= 0 && tcp >= 0 &&
-                    bind(udp, (struct sockaddr *)&address, sizeof address) == 0 &&
-                    bind(tcp, (struct sockaddr *)&address, sizeof address) == 0;
-        close(udp);
-        close(tcp);
-        if (free)
-            return port;
-    }
-    fail_msg("no port free for UDP and TCP");
-    return 0;
-}
-
 static int start_all(void **state)
 {
     (void)state;
     snprintf(work_directory, sizeof work_directory, "/tmp/netdiag-dns-XXXXXX");
     assert_non_null(mkdtemp(work_directory));
-    unbound_port = free_dns_port();
+    static const char *const loopback[] = {"127.0.0.1"};
+    unbound_port = nd_test_free_port_on(loopback, 1);
     char script[512], command[1024], config[320], log_path[320];
     nd_test_source_path("tests/dns/prepare.sh", script, sizeof script);
     snprintf(command, sizeof command, "bash '%s' '%s' %u", script, work_directory, unbound_port);
