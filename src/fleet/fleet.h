@@ -33,9 +33,10 @@ enum {
     ND_FLEET_PEERS_MAX = 1024, /* the most --peers-max may allow */
     ND_FLEET_NODE_MAX = 254,   /* a Kubernetes node name: a DNS subdomain, 253 characters */
     ND_FLEET_NAME_MAX = 256,   /* the peers' DNS name */
-    /* Datagrams of each UDP echo round trip, this far apart: three give a
-     * loss figure per round and stay far below the echo's per-source rate. */
-    ND_FLEET_UDP_COUNT = 3,
+    /* One UDP echo round trip per peer and round: loss is counted over the
+     * rounds kept (ND_FLEET_ROUNDS datagrams). Three a round tripled the
+     * kernel's UDP work for a figure the window gives anyway. */
+    ND_FLEET_UDP_COUNT = 1,
     ND_FLEET_UDP_INTERVAL_MS = 50,
 };
 

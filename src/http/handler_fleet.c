@@ -3,6 +3,7 @@
  * scope=all fetches every other peer's view (on the runtime, bounded) and
  * assembles the matrix, node by node. /fleet.html draws it; /metrics gets
  * the per-peer histograms and counters. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +306,10 @@ static void fanout_release(void *context)
     struct fanout_state *state = context;
     nd_fleet_fanout_free(&state->fanout);
     free(state);
+    /* A matrix is megabytes of short-lived JSON trees on an HTTP thread's
+     * malloc arena, which glibc keeps (a 50-peer matrix left 8 MB resident
+     * in a 12 MB process); give the free pages back. */
+    malloc_trim(0);
 }
 
 /* A cell: what one pod's view says of one peer, in a few members. A

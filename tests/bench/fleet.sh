@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The fleet view with $BENCH_FLEET_PEERS (default 50) simulated pods, on
+# demand (run.sh calls it after dns.sh; it also runs alone):
+#   tests/bench/fleet.sh [BUILD_DIR]
+# One netdiag per address 127.0.1.1 to 127.0.1.N, the same ports on each
+# (--threads 1, the production defaults otherwise), found through a local
+# dnsmasq answering their name with all N addresses; every pod probes every
+# other (and itself) each --peers-interval ($BENCH_FLEET_INTERVAL, default
+# 2 s). Three figures, against the issue's targets:
+#   CPU per interval: each process's CPU time (every thread, from
+#     /proc/PID/task/*/schedstat, in ns) over $BENCH_FLEET_ROUNDS intervals,
+#     divided by the rounds it ran: its own probes of N peers plus answering
+#     the N peers that probe it; the median and the highest process;
+#   /fleet?scope=all: the N x N matrix from one pod, $BENCH_ROUNDS times;
+#   RSS: VmRSS of every process, the median and the highest.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/bench/lib.sh
+source "$root/tests/bench/lib.sh"
+build=$(cd "${1:-$root/build-test}" && pwd)
+peers=${BENCH_FLEET_PEERS:-50}
+interval=${BENCH_FLEET_INTERVAL:-2}
+measured_rounds=${BENCH_FLEET_ROUNDS:-15}
+rounds=${BENCH_ROUNDS:-3}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for tool in dnsmasq curl python3; do
+  command -v "$tool" >/dev/null || { echo "bench fleet: $tool is missing (./scripts/dev bench installs it)" >&2; exit 2; }
+done
+ulimit -n "$(ulimit -Hn)"
+
+address() { echo "127.0.1.$1"; }
+# A port free for UDP and TCP on every pod's address, below the ephemeral range.
+free_port_on_all() {
+  python3 - "$peers" "$@" <<'EOF'
+import random, socket, sys
+count, taken = int(sys.argv[1]), set(int(p) for p in sys.argv[2:])
+while True:
+    port = random.randint(20000, 31999)
+    if port in taken:
+        continue
+    try:
+        for i in range(1, count + 1):
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                s = socket.socket(socket.AF_INET, kind)
+                s.bind((f"127.0.1.{i}", port))
+                s.close()
+        print(port)
+        break
+    except OSError:
+        continue
+EOF
+}
+http_port=$(free_port_on_all)
+echo_port=$(free_port_on_all "$http_port")
+dns_port=$(free_port_on_all "$http_port" "$echo_port")
+
+chmod 755 "$work"
+for i in $(seq "$peers"); do echo "$(address "$i") netdiag-peers.bench.test"; done >"$work/hosts"
+dnsmasq --keep-in-foreground --port="$dns_port" --listen-address=127.0.1.1 --bind-interfaces \
+  --no-resolv --no-hosts --addn-hosts="$work/hosts" --local=/test/ --local-ttl=0 --pid-file= \
+  --log-facility=- >"$work/dnsmasq.log" 2>&1 &
+pids+=("$!")
+
+pod_pids=()
+for i in $(seq "$peers"); do
+  "$build/netdiag" --listen "$(address "$i"):$http_port" --echo-listen "$(address "$i"):$echo_port" \
+    --threads 1 --access-log off --peers-dns netdiag-peers.bench.test \
+    --peers-dns-server "127.0.1.1:$dns_port" --peers-interval "$interval" \
+    --pod-ip "$(address "$i")" --node-name "node-$i" >"$work/pod-$i.log" 2>&1 &
+  pids+=("$!")
+  pod_pids+=("$!")
+done
+
+# Until every pod's last round saw every peer healthy (or a minute passes).
+ready=0
+for _ in $(seq 120); do
+  ready=0
+  for i in $(seq "$peers"); do
+    healthy=$(curl -fs "http://$(address "$i"):$http_port/fleet" 2>/dev/null |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["healthy"])' 2>/dev/null || echo 0)
+    [ "$healthy" = "$peers" ] && ready=$((ready + 1))
+  done
+  [ "$ready" = "$peers" ] && break
+  sleep 0.5
+done
+echo "fleet: $peers pods, interval ${interval} s; $ready of them see all $peers peers healthy"
+
+# CPU time of every thread of a process, in ns.
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{sum += $1} END {printf "%d", sum}'; }
+rounds_of() {
+  curl -fs "http://$(address "$1"):$http_port/fleet" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["rounds"])'
+}
+declare -a cpu_before rounds_before
+for i in $(seq "$peers"); do
+  cpu_before[i]=$(cpu_ns "${pod_pids[i - 1]}")
+  rounds_before[i]=$(rounds_of "$i")
+done
+sleep $((interval * measured_rounds))
+per_round=""
+for i in $(seq "$peers"); do
+  cpu=$(($(cpu_ns "${pod_pids[i - 1]}") - cpu_before[i]))
+  ran=$(($(rounds_of "$i") - rounds_before[i]))
+  per_round+="$(awk -v c="$cpu" -v r="$ran" 'BEGIN {printf "%.3f", r ? c / r / 1e6 : -1}') "
+done
+highest=$(tr ' ' '\n' <<<"$per_round" | grep -v '^$' | sort -g | tail -1)
+echo "CPU per interval and process (probing $peers peers and answering their probes):" \
+  "median $(median_of "$per_round") ms, highest $highest ms (target: under 5 ms)"
+
+matrix_runs=""
+for _ in $(seq "$rounds"); do
+  result=$(curl -fs -o "$work/matrix.json" -w '%{time_total}' \
+    "http://$(address 1):$http_port/fleet?scope=all&timeout_ms=5000")
+  cells=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["cells_healthy"], s["rows_reachable"])' "$work/matrix.json")
+  matrix_runs+="$(awk -v t="$result" 'BEGIN {printf "%.3f", t * 1000}') "
+done
+echo "/fleet?scope=all: the ${peers}x${peers} matrix in median $(median_of "$matrix_runs") ms" \
+  "(runs: ${matrix_runs% }; last: ${cells% *} healthy cells, ${cells#* } rows reachable;" \
+  "$(wc -c <"$work/matrix.json") bytes) (target: under 2 s)"
+
+rss=""
+for pid in "${pod_pids[@]}"; do rss+="$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status") "; done
+highest=$(tr ' ' '\n' <<<"$rss" | grep -v '^$' | sort -g | tail -1)
+echo "RSS per process: median $(median_of "$rss") KiB, highest $highest KiB (target: under 16 MB)"
