@@ -343,3 +343,7 @@ echo "exec to first 200 on /healthz: ${startup_runs}ms"
 # --- /dns: 1,000 queries in flight (tests/bench/dns.sh) ---------------------------
 echo
 "$root/tests/bench/dns.sh" "$build"
+
+# --- the fleet view: 50 pods probing each other (tests/bench/fleet.sh) ------------
+echo
+"$root/tests/bench/fleet.sh" "$build"
