@@ -5,19 +5,25 @@
 // drops them silently), every field name is checked against the kind's
 // declared properties, so a typo such as `replica: 2` fails. Then the
 // operational requirements of the deployment are asserted: the base
-// Deployment's, the HTTPS overlay's.
+// Deployment's, the HTTPS overlay's, the fleet view's DaemonSet's.
 //
-// usage: node validate-manifests.mjs INPUT
-//   INPUT: a kustomization directory (built here, see load), or a YAML file
-//   of resources (what `kubectl kustomize` renders).
+// usage: node validate-manifests.mjs INPUT [--same-as REFERENCE]
+//   INPUT, REFERENCE: a kustomization directory (built here, see load), or a
+//   YAML file of resources (what `kubectl kustomize` renders).
+//   --same-as: the fleet's DaemonSet must run the pod REFERENCE's Deployment
+//   runs (image, security context, probes, resources, environment).
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import yaml from 'js-yaml';
 
 const require = createRequire(import.meta.url);
 const modelsRoot = dirname(require.resolve('kubernetes-models/package.json'));
-const input = resolve(process.argv[2]);
+const argv = process.argv.slice(2);
+const sameAsAt = argv.indexOf('--same-as');
+const reference = sameAsAt >= 0 ? resolve(argv.splice(sameAsAt, 2)[1]) : null;
+const input = resolve(argv[0]);
 let failures = 0;
 let passes = 0;
 const check = (ok, what) => {
@@ -181,14 +187,14 @@ function expand(text, earlier) {
   });
   return { value, unresolved };
 }
-// Every variable, expanded as the kubelet would (downward API fields as
-// <fieldPath>); and the references left as written.
-function environment(container) {
+// Every variable, expanded as the kubelet would, with downward API fields
+// taken from a sample pod; and the references left as written.
+function environment(container, downward = {}) {
   const values = new Map();
   const unresolved = [];
   for (const variable of container.env ?? []) {
     if (variable.valueFrom?.fieldRef) {
-      values.set(variable.name, `<${variable.valueFrom.fieldRef.fieldPath}>`);
+      values.set(variable.name, downward[variable.valueFrom.fieldRef.fieldPath] ?? `<${variable.valueFrom.fieldRef.fieldPath}>`);
       continue;
     }
     const expanded = expand(String(variable.value ?? ''), values);
@@ -198,7 +204,7 @@ function environment(container) {
   return { values, unresolved };
 }
 
-// What every netdiag pod promises.
+// What every netdiag pod promises, a Deployment's or a DaemonSet's.
 function checkPod(workload) {
   const what = `${workload.kind} ${workload.metadata?.name}`;
   const pod = podOf(workload);
@@ -216,7 +222,7 @@ function checkPod(workload) {
   const { values: env, unresolved } = environment(container);
   check(unresolved.length === 0, `${what}: every $(NAME) in env names a variable declared earlier in the list ` +
     `(the kubelet leaves any other as written)${unresolved.length ? `; not ${unresolved.join(', ')}` : ''}`);
-  // The HTTPS overlay: the certificate from a Secret, read-only and
+  // The HTTPS overlays: the certificate from a Secret, read-only and
   // readable by netdiag's user, and probes that speak HTTPS.
   if (env.has('NETDIAG_TLS_CERT')) {
     const mount = (container.volumeMounts ?? []).find((m) => env.get('NETDIAG_TLS_CERT').startsWith(`${m.mountPath}/`));
@@ -235,7 +241,9 @@ function checkPod(workload) {
 }
 
 const deployment = byKind('Deployment');
-if (check(Boolean(deployment), 'a Deployment')) checkPod(deployment);
+const daemonSet = byKind('DaemonSet');
+check(Boolean(deployment) !== Boolean(daemonSet), 'a Deployment or the fleet\'s DaemonSet');
+for (const workload of [deployment, daemonSet].filter(Boolean)) checkPod(workload);
 const service = byKind('Service');
 const ports = new Set((service?.spec?.ports ?? []).map((port) => port.port));
 check(ports.has(8080) && ports.has(9900), 'Service exposes 8080 and 9900');
@@ -244,6 +252,61 @@ if (deployment) {
   check(deployment.spec?.replicas === 2, 'Deployment: 2 replicas');
   check(byKind('HorizontalPodAutoscaler')?.spec?.metrics?.[0]?.resource?.name === 'cpu', 'HPA on CPU');
   check(byKind('PodDisruptionBudget') !== undefined, 'PodDisruptionBudget');
+}
+
+// The fleet view: a DaemonSet on every node, whose pods find each other
+// through a headless Service's name.
+if (daemonSet) {
+  const pod = podOf(daemonSet);
+  const container = containerOf(daemonSet);
+  const labels = daemonSet.spec?.template?.metadata?.labels ?? {};
+  check(!byKind('HorizontalPodAutoscaler') && !byKind('PodDisruptionBudget'),
+    'fleet: no HPA (it cannot scale a DaemonSet) and no PodDisruptionBudget');
+  check((pod.tolerations ?? []).some((t) => t.operator === 'Exists' && !t.key && !t.effect),
+    'fleet: tolerates every taint (control-plane nodes included)');
+  check(!pod.nodeSelector && !pod.affinity, 'fleet: no node selector or affinity keeps it off a node');
+
+  const peers = resources.map((r) => r.document).filter((d) => d.kind === 'Service' && d.spec?.clusterIP === 'None');
+  check(peers.length === 1, 'fleet: one headless Service (clusterIP: None)');
+  const headless = peers[0] ?? { spec: {} };
+  check(headless.spec.publishNotReadyAddresses === true, 'fleet: the headless Service publishes not-ready pods too');
+  const selector = Object.entries(headless.spec.selector ?? {});
+  check(selector.length > 0 && selector.every(([key, value]) => labels[key] === value),
+    'fleet: the headless Service selects the DaemonSet\'s pods');
+  const containerPorts = new Map((container.ports ?? []).map((p) => [p.name, p]));
+  for (const [name, number, protocol] of [['http', 8080, 'TCP'], ['echo', 9900, 'TCP'], ['echo-udp', 9900, 'UDP']]) {
+    const port = (headless.spec.ports ?? []).find((p) => p.name === name);
+    const target = containerPorts.get(port?.targetPort);
+    check(port?.port === number && (port.protocol ?? 'TCP') === protocol && target?.containerPort === number &&
+      (target.protocol ?? 'TCP') === protocol, `fleet: the headless Service's ${name} port, ${number}/${protocol}, on the pod's`);
+  }
+
+  // The downward API, and the peers' name built from the namespace.
+  const fields = new Map((container.env ?? []).filter((v) => v.valueFrom?.fieldRef).map((v) => [v.name, v.valueFrom.fieldRef.fieldPath]));
+  check(fields.get('NETDIAG_POD_IP') === 'status.podIP', 'fleet: NETDIAG_POD_IP from status.podIP');
+  check(fields.get('NETDIAG_NODE_NAME') === 'spec.nodeName', 'fleet: NETDIAG_NODE_NAME from spec.nodeName');
+  check([...fields.values()].includes('metadata.namespace'), 'fleet: the namespace from metadata.namespace');
+  const env = environment(container, { 'metadata.namespace': 'sample-namespace' }).values;
+  check(env.get('NETDIAG_PEERS_DNS') === `${headless.metadata?.name}.sample-namespace.svc.cluster.local`,
+    `fleet: NETDIAG_PEERS_DNS is the headless Service's name in the pod's namespace (${env.get('NETDIAG_PEERS_DNS')} in sample-namespace)`);
+
+  // The same pod as the Deployment's, but for what makes it the fleet's.
+  if (check(reference !== null, 'fleet: --same-as names the Deployment to compare with')) {
+    const base = byKind('Deployment', resourcesOf(reference));
+    const basePod = podOf(base);
+    const baseLabels = base?.spec?.template?.metadata?.labels ?? {};
+    check(!selector.every(([key, value]) => baseLabels[key] === value),
+      'fleet: the headless Service does not select the Deployment\'s pods (they are no peers)');
+    const baseContainer = containerOf(base);
+    for (const field of ['securityContext', 'terminationGracePeriodSeconds', 'automountServiceAccountToken', 'volumes'])
+      check(isDeepStrictEqual(pod[field], basePod[field]), `fleet: the pod's ${field} is the Deployment's`);
+    for (const field of ['image', 'imagePullPolicy', 'securityContext', 'livenessProbe', 'readinessProbe', 'startupProbe', 'resources', 'volumeMounts'])
+      check(isDeepStrictEqual(container[field], baseContainer[field]), `fleet: the container's ${field} is the Deployment's`);
+    for (const variable of baseContainer.env ?? [])
+      check((container.env ?? []).some((v) => isDeepStrictEqual(v, variable)), `fleet: ${variable.name} as the Deployment sets it`);
+    for (const port of baseContainer.ports ?? [])
+      check((container.ports ?? []).some((p) => isDeepStrictEqual(p, port)), `fleet: the Deployment's port ${port.name}`);
+  }
 }
 
 console.log(`${passes} passed, ${failures} failed`);
