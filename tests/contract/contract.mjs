@@ -12,6 +12,15 @@
 // 503 readiness (draining), 503 docs (no Swagger UI), 502 and 504 (fake NTP
 // servers that misbehave or stay silent).
 //
+// The fleet view (/fleet): off on the main server (404), and on in a fleet
+// simulated on the loopback (fleet.mjs: dnsmasq answering a name with
+// 127.0.0.21 to 127.0.0.23, a netdiag on each with --peers-dns), where every
+// /fleet check of the document runs, both scopes' answers are checked
+// against their schemas and against what the fleet is (every pod probed and
+// named, the matrix healthy), then one pod is killed and its row must turn
+// unreachable and its column refused. A server whose peers' name does not
+// resolve gives the DNS failure, and with --slow-max-waiting 1 the 503.
+//
 // The route table and the document must describe the same routes (GET /
 // lists every route) and the same query parameters per route (the server's
 // unknown_parameter problem lists the ones it accepts); /openapi.json must be
@@ -34,6 +43,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { allHealthy, startFleet, waitForMatrix } from './fleet.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: options } = parseArgs({
@@ -119,6 +129,7 @@ const byPath = new Map(operations.filter((o) => o.method === 'GET').map((o) => [
 
 const children = [];
 const scratch = mkdtempSync(join(tmpdir(), 'netdiag-contract-'));
+let fleet = null;
 
 function startNetdiag(extra = [], program = binary) {
   const args = ['--listen', '127.0.0.1:0', '--echo-listen', 'off', '--access-log', 'off', ...extra];
@@ -201,6 +212,7 @@ async function startUnbound() {
 
 function stopAll() {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  fleet?.stop();
   rmSync(scratch, { recursive: true, force: true });
 }
 
@@ -603,6 +615,103 @@ async function checkScenarios(base, { ntpPort, silentPort, kissPort, dnsSilentPo
   }
 }
 
+// The simulated fleet's pods: loopback addresses of their own, so that no
+// other test's listeners on 127.0.0.1 are in the way.
+const fleetAddresses = ['127.0.0.21', '127.0.0.22', '127.0.0.23'];
+
+// /fleet off (main) and on (the fleet), /healthz naming the node, then a pod killed.
+async function checkFleet(mainBase, fleet) {
+  const op = byPath.get('/fleet');
+  // Off: a 404 problem that says how to turn it on; the parameters are checked first.
+  for (const query of ['', 'scope=self', 'scope=all', 'scope=all&timeout_ms=500'])
+    await probe(mainBase, op, { query: new URLSearchParams(query) }, `GET /fleet?${query} with the fleet off`, { expect: 404, problem: { code: 'not_found' } });
+  await probe(mainBase, op, { query: new URLSearchParams('scope=bogus') }, 'GET /fleet?scope=bogus with the fleet off', { expect: 400, problem: { param: 'scope' } });
+  await probe(mainBase, op, { query: new URLSearchParams('timeout_ms=500') }, 'GET /fleet?timeout_ms=500 with the fleet off', { expect: 400, problem: { param: 'timeout_ms' } });
+
+  const pods = fleet.pods;
+  const addresses = pods.map((pod) => pod.address);
+  const nodeOf = (address) => pods.find((pod) => pod.address === address)?.node;
+  for (const [query, problem] of [
+    ['scope=bogus', { code: 'invalid_argument', param: 'scope' }],
+    ['scope=', { param: 'scope' }],
+    ['timeout_ms=500', { code: 'invalid_argument', param: 'timeout_ms' }],
+    ['scope=self&timeout_ms=500', { code: 'invalid_argument', param: 'timeout_ms' }],
+    ['scope=all&timeout_ms=99', { code: 'out_of_range', param: 'timeout_ms' }],
+    ['scope=all&timeout_ms=10001', { code: 'out_of_range', param: 'timeout_ms' }],
+    ['scope=all&timeout_ms=1e3', { code: 'invalid_argument', param: 'timeout_ms' }],
+    ['scope=all&timeout_ms=-1', { param: 'timeout_ms' }],
+  ])
+    await probe(pods[0].base, op, { query: new URLSearchParams(query) }, `GET /fleet?${query}`, { expect: 400, problem });
+
+  // /healthz names the node in its body and in a header, the probes' source of node names.
+  const health = byPath.get('/healthz');
+  for (const pod of pods) {
+    const named = await probe(pod.base, health, {}, `GET /healthz on ${pod.node}`, { expect: 200 });
+    if (named)
+      check(named.body?.node === pod.node && named.answer.headers['netdiag-node'] === pod.node, `GET /healthz on ${pod.node}: node and Netdiag-Node name it`, `${named.answer.body} Netdiag-Node: ${named.answer.headers['netdiag-node']}`);
+  }
+  const unnamed = await probe(mainBase, health, {}, 'GET /healthz without --node-name', { expect: 200 });
+  if (unnamed?.body) check(!('node' in unnamed.body) && !('netdiag-node' in unnamed.answer.headers), 'GET /healthz without --node-name: no node, no Netdiag-Node');
+
+  // Each pod's own view: every address found, probed over TCP, HTTP and UDP, named and healthy.
+  for (const pod of pods) {
+    const view = (await probe(pod.base, op, { query: new URLSearchParams('scope=self') }, `GET /fleet on ${pod.node}`, { expect: 200 }))?.body;
+    if (!view) continue;
+    const what = `GET /fleet on ${pod.node}`;
+    check(view.scope === 'self' && view.self.address === pod.address && view.self.node === pod.node, `${what}: scope self, knows itself`, JSON.stringify(view.self));
+    check(view.peers_dns.name === fleet.name && view.peers_dns.ok === true && view.peers_dns.rcode === 'NOERROR' && view.peers_dns.addresses === addresses.length && view.peers_dns.error === null, `${what}: the peers' name answered`, JSON.stringify(view.peers_dns));
+    check(isDeepStrictEqual(view.peers.map((peer) => peer.address), addresses), `${what}: a row per address, sorted`, JSON.stringify(view.peers.map((peer) => peer.address)));
+    check(view.peers.filter((peer) => peer.self).map((peer) => peer.address).join() === pod.address, `${what}: itself among its peers, once`);
+    check(view.peers.every((peer) => peer.node === nodeOf(peer.address)), `${what}: every peer named by its Netdiag-Node`, JSON.stringify(view.peers.map((peer) => peer.node)));
+    check(
+      view.peers.every((peer) => peer.state === 'healthy' && peer.result === 'ok' && peer.tcp?.ok && peer.tcp.http_status === 200 && peer.tcp.connect_ms > 0 && peer.udp?.ok && peer.udp.answered > 0 && peer.rounds > 0),
+      `${what}: every peer healthy over TCP, HTTP and UDP`,
+      JSON.stringify(view.peers).slice(0, 600),
+    );
+    check(isDeepStrictEqual(view.summary, { peers: addresses.length, healthy: addresses.length, unhealthy: 0, unknown: 0 }), `${what}: summary`, JSON.stringify(view.summary));
+  }
+
+  // The matrix, asked of a pod in the middle: rows in the columns' order, its own row (not fetched) among them.
+  const asker = pods[1];
+  const columnsOf = (matrix) => matrix.columns.map((column) => `${column.address} ${column.node}`);
+  const expectedColumns = pods.map((pod) => `${pod.address} ${pod.node}`);
+  for (const query of ['scope=all', 'scope=all&timeout_ms=5000']) {
+    const matrix = (await probe(asker.base, op, { query: new URLSearchParams(query) }, `GET /fleet?${query} on ${asker.node}`, { expect: 200 }))?.body;
+    if (!matrix) continue;
+    const what = `GET /fleet?${query} on ${asker.node}`;
+    check(matrix.scope === 'all' && matrix.timeout_ms === Number(new URLSearchParams(query).get('timeout_ms') ?? 3000), `${what}: scope all, its timeout_ms`, `${matrix.scope} ${matrix.timeout_ms}`);
+    check(isDeepStrictEqual(columnsOf(matrix), expectedColumns), `${what}: a column per pod, named`, JSON.stringify(matrix.columns));
+    check(isDeepStrictEqual(matrix.rows.map((row) => `${row.from.address} ${row.from.node}`), expectedColumns), `${what}: a row per pod, in the columns' order`, JSON.stringify(matrix.rows.map((row) => row.from)));
+    check(matrix.rows.every((row, i) => row.reachable && row.error === null && row.dns_ok === true && (i === 1 ? row.fetch_ms === 0 : row.fetch_ms > 0)), `${what}: every row reachable, its own not fetched`, JSON.stringify(matrix.rows.map((row) => [row.reachable, row.fetch_ms])));
+    check(matrix.rows.every((row) => row.cells.length === addresses.length && row.cells.every((cell, i) => cell?.address === addresses[i] && cell.state === 'healthy')), `${what}: every cell healthy, in the columns' order`, JSON.stringify(matrix.rows.map((row) => row.cells?.map((cell) => cell?.state))));
+    const n = addresses.length;
+    check(isDeepStrictEqual(matrix.summary, { nodes: n, rows_reachable: n, rows_unreachable: 0, cells_healthy: n * n, cells_unhealthy: 0, cells_unknown: 0 }), `${what}: summary`, JSON.stringify(matrix.summary));
+  }
+
+  // A pod killed: within a few intervals its row is unreachable (refused) and
+  // its column refused in every other row; the rest stays healthy.
+  const victim = pods.at(-1);
+  const k = pods.length - 1;
+  victim.child.kill('SIGKILL');
+  const broken = await waitForMatrix(
+    asker.base,
+    (matrix) =>
+      matrix.rows.length === pods.length &&
+      !matrix.rows[k].reachable &&
+      matrix.rows.slice(0, k).every((row) => row.reachable && row.cells[k]?.result === 'refused' && row.cells.slice(0, k).every((cell) => cell?.state === 'healthy')),
+    { seconds: 10 },
+  );
+  check(broken.ok, `${victim.node} killed: its row unreachable, its column refused, the rest healthy`, broken.text.slice(0, 800));
+  const after = (await probe(asker.base, op, { query: new URLSearchParams('scope=all') }, `GET /fleet?scope=all with ${victim.node} killed`, { expect: 200 }))?.body;
+  if (after) {
+    const row = after.rows[k];
+    check(row?.reachable === false && row.cells === null && row.age_s === null && row.error?.result === 'refused' && row.error.code === 'ECONNREFUSED', `GET /fleet?scope=all with ${victim.node} killed: its row unreachable (refused), unknown rather than empty`, JSON.stringify(row));
+    const cell = after.rows[0].cells[k];
+    check(cell?.state === 'unhealthy' && cell.tcp?.ok === false && cell.tcp.result === 'refused' && cell.last_error !== null, `GET /fleet?scope=all with ${victim.node} killed: its cell says refused`, JSON.stringify(cell));
+    check(after.summary.rows_unreachable === 1 && after.summary.rows_reachable === k, `GET /fleet?scope=all with ${victim.node} killed: summary`, JSON.stringify(after.summary));
+  }
+}
+
 // Servers started with other flags, for the answers the defaults never give.
 async function checkOtherServers({ ntpPort, silentPort }) {
   // --auth-token-file: 401 where the document says a token is needed, none where it is not.
@@ -661,6 +770,34 @@ async function checkOtherServers({ ntpPort, silentPort }) {
   await probe(bare.base, byPath.get('/docs'), {}, 'GET /docs without Swagger UI', { expect: 503 });
   await probe(bare.base, byPath.get('/docs/{file}'), { path: '/docs/swagger-ui.css' }, 'GET /docs/swagger-ui.css without Swagger UI', { expect: 404 });
   bare.child.kill('SIGKILL');
+
+  // A fleet whose peers' name does not exist: the DNS failure is data, and
+  // the matrix is this pod's own row alone (`self`: no --pod-ip). With
+  // --slow-max-waiting 1, scope=all (which waits on the network) is a 503
+  // while another slow request holds the one slot; scope=self still answers.
+  const fleetOp = byPath.get('/fleet');
+  const lonely = await startNetdiag([
+    '--peers-dns', 'nothing-here.fleet.test', '--peers-dns-server', `127.0.0.1:${fleet.dnsPort}`, '--peers-interval', '1',
+    '--slow-max-waiting', '1', '--slow-workers', '1',
+  ]);
+  // Its first lookup is under way at once; wait for it to end.
+  for (let i = 0; i < 50; i++) {
+    const first = JSON.parse((await exchange(lonely.base, { path: '/fleet' })).body);
+    if (first.peers_dns?.ok !== null) break;
+    await sleep(100);
+  }
+  const nx = (await probe(lonely.base, fleetOp, {}, "GET /fleet, the peers' name does not exist", { expect: 200 }))?.body;
+  if (nx)
+    check(nx.peers_dns.ok === false && nx.peers_dns.rcode === 'NXDOMAIN' && nx.peers_dns.error?.code === 'nxdomain' && nx.peers_dns.failures >= 1 && nx.peers.length === 0 && nx.self.address === null && nx.self.node === null, "GET /fleet, the peers' name does not exist: NXDOMAIN, no peers", JSON.stringify(nx));
+  const alone = (await probe(lonely.base, fleetOp, { query: new URLSearchParams('scope=all') }, "GET /fleet?scope=all, the peers' name does not exist", { expect: 200 }))?.body;
+  if (alone)
+    check(alone.columns.length === 0 && alone.rows.length === 1 && alone.rows[0].from.address === 'self' && alone.rows[0].reachable && alone.rows[0].dns_ok === false && alone.rows[0].cells.length === 0, "GET /fleet?scope=all, the peers' name does not exist: its own row alone", JSON.stringify(alone.rows));
+  const holding = exchange(lonely.base, { path: '/time/sntp', query: new URLSearchParams(`server=127.0.0.1:${silentPort}&timeout_ms=3000`) });
+  await sleep(300);
+  await probe(lonely.base, fleetOp, { query: new URLSearchParams('scope=all') }, 'GET /fleet?scope=all past --slow-max-waiting', { expect: 503, problem: { code: 'busy' } });
+  await probe(lonely.base, fleetOp, {}, 'GET /fleet (scope=self) past --slow-max-waiting', { expect: 200 });
+  await holding;
+  lonely.child.kill('SIGKILL');
 }
 
 // --- Main ------------------------------------------------------------------
@@ -697,8 +834,13 @@ try {
     if (ready.status === 200) break;
     await sleep(100);
   }
-  for (const op of operations) await checkOperation(main.base, op, { ntpPort });
+  // The fleet view is off on main; /fleet's own checks go to a pod of the fleet.
+  fleet = await startFleet({ binary, addresses: fleetAddresses, track: (child) => children.push(child) });
+  const settled = await waitForMatrix(fleet.pods[0].base, (matrix) => allHealthy(matrix, fleetAddresses.length));
+  check(settled.ok, `the fleet settles: ${fleetAddresses.length} pods, every cell healthy`, settled.text.slice(0, 600));
+  for (const op of operations) await checkOperation(op.path === '/fleet' ? fleet.pods[0].base : main.base, op, { ntpPort });
   await checkScenarios(main.base, { ntpPort, silentPort, kissPort, dnsSilentPort, dnsTextPort });
+  await checkFleet(main.base, fleet);
   await checkOtherServers({ ntpPort, silentPort });
 
   // What the document declares and no request produced (information only:

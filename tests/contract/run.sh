@@ -2,7 +2,8 @@
 # The OpenAPI checks, one entry point (ctest's contract.openapi runs it):
 #   1. Redocly lint of openapi/openapi.yaml (rules in redocly.yaml);
 #   2. the contract test (contract.mjs) against the real binary;
-#   3. the Swagger UI browser test (browser.mjs) in Debian's headless Chromium.
+#   3. the browser test (browser.mjs) in Debian's headless Chromium: Swagger UI,
+#      and the fleet page (/fleet.html) of a fleet simulated on the loopback.
 #
 #   tests/contract/run.sh BUILD_DIR
 #
@@ -11,7 +12,9 @@
 # packages, pinned by package.json and package-lock.json here, are installed
 # into BUILD_DIR/node, never into the repository, and only again when those
 # two files change. Swagger UI's files are copied to BUILD_DIR/swagger-ui
-# (where netdiag finds them beside the binary) when that is missing.
+# (where netdiag finds them beside the binary) when that is missing. The
+# fleet view's checks start dnsmasq (Debian's dnsmasq-base, the binary alone)
+# as the peers' DNS server. The screenshots go to BUILD_DIR/browser-*.png.
 # Every step runs; the exit status is non-zero when any failed.
 set -euo pipefail
 
@@ -39,8 +42,8 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm_config_update_notifier=false
 sudo=()
 [ "$(id -u)" -ne 0 ] && sudo=(sudo)
 apt_install() {
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 for file in "$binary" "$tools_dir/fake_ntp_server"; do
@@ -51,6 +54,7 @@ for file in "$binary" "$tools_dir/fake_ntp_server"; do
 done
 
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+[ -x /usr/sbin/dnsmasq ] || command -v dnsmasq >/dev/null 2>&1 || apt_install dnsmasq-base
 # Redocly CLI and playwright-core need Node.js 20.19 or later.
 if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
   echo "run.sh: Node.js $(node --version) is too old; the OpenAPI tools need 20.19 or later" >&2
