@@ -503,17 +503,19 @@ static void lookup_over(struct nd_fleet *fleet, struct discovery_lookup *lookup)
             answered = false;
         } else if (this_rcode != 0 && this_rcode != 3) { /* NOERROR, NXDOMAIN */
             char name[16];
-            nd_error_set(
-                &error, ND_ERR_PROTOCOL, "%s answered %s for %s", fleet->config.dns_server.host,
-                nd_dns_rcode_name(this_rcode, name, sizeof name), fleet->config.peers_name);
+            nd_error_set(&error, ND_ERR_PROTOCOL, "%s port %u answered %s for %s",
+                         fleet->config.dns_server.host, (unsigned)fleet->config.dns_server.port,
+                         nd_dns_rcode_name(this_rcode, name, sizeof name),
+                         fleet->config.peers_name);
             answered = false;
         }
         if (rcode == 0)
             rcode = this_rcode;
     }
     if (answered && rcode == 3)
-        nd_error_set(&error, ND_ERR_NOT_FOUND, "%s does not exist (NXDOMAIN from %s)",
-                     fleet->config.peers_name, fleet->config.dns_server.host);
+        nd_error_set(&error, ND_ERR_NOT_FOUND, "%s does not exist (NXDOMAIN from %s port %u)",
+                     fleet->config.peers_name, fleet->config.dns_server.host,
+                     (unsigned)fleet->config.dns_server.port);
 
     pthread_mutex_lock(&fleet->lock);
     struct nd_fleet_discovery *discovery = &fleet->discovery;

@@ -351,7 +351,10 @@ static cJSON *row_cells(const cJSON *peers, const struct nd_fleet_view *view)
 static cJSON *row_from(const char *address, const char *node)
 {
     cJSON *from = cJSON_CreateObject();
-    nd_json_add_string(from, "address", address);
+    if (address && address[0])
+        nd_json_add_string(from, "address", address);
+    else
+        nd_json_add_null(from, "address"); /* this pod, without --pod-ip */
     if (node && node[0])
         nd_json_add_string(from, "node", node);
     else
@@ -439,10 +442,13 @@ static cJSON *fetched_row(const struct nd_fleet_fetch *fetch, const struct nd_fl
     if (cJSON_IsString(generated))
         nd_json_add_string(row, "generated_at", generated->valuestring);
     nd_json_add_null(row, "error");
+    /* null until that pod's first lookup has ended, as for this pod's own. */
     const cJSON *dns = cJSON_GetObjectItemCaseSensitive(peer_view, "peers_dns");
     const cJSON *dns_ok = cJSON_GetObjectItemCaseSensitive(dns, "ok");
     if (cJSON_IsBool(dns_ok))
         nd_json_add_bool(row, "dns_ok", cJSON_IsTrue(dns_ok));
+    else
+        nd_json_add_null(row, "dns_ok");
     nd_json_add_item(row, "cells", row_cells(peers, view));
     cJSON_Delete(peer_view);
     return row;
@@ -453,15 +459,17 @@ static cJSON *own_row(const struct nd_fleet_view *view, cJSON *own_view)
 {
     cJSON *row = cJSON_CreateObject();
     const struct nd_fleet_config *config = view->config;
-    nd_json_add_item(row, "from",
-                     row_from(config->pod_ip[0] ? config->pod_ip : "self", config->node_name));
+    nd_json_add_item(row, "from", row_from(config->pod_ip, config->node_name));
     nd_json_add_bool(row, "reachable", true);
     nd_json_add_number(row, "fetch_ms", 0);
     const cJSON *peers = cJSON_GetObjectItemCaseSensitive(own_view, "peers");
     add_row_age(row, peers);
     add_time(row, "generated_at", view->now_ms);
     nd_json_add_null(row, "error");
-    nd_json_add_bool(row, "dns_ok", view->discovery.ok);
+    if (view->discovery.done)
+        nd_json_add_bool(row, "dns_ok", view->discovery.ok);
+    else
+        nd_json_add_null(row, "dns_ok");
     nd_json_add_item(row, "cells", row_cells(peers, view));
     return row;
 }
@@ -521,11 +529,21 @@ static cJSON *render_matrix(const struct nd_fleet_view *view, const struct nd_fl
             own_listed = true;
             continue;
         }
-        for (size_t j = 0; j < fanout->count; j++) {
-            if (strcmp(fanout->fetches[j].address, view->peers[i].address) == 0) {
-                nd_json_append(rows, fetched_row(&fanout->fetches[j], view));
-                break;
-            }
+        /* A row for every column: a peer found after the fan-out began
+         * has none fetched, and says so. */
+        const struct nd_fleet_fetch *fetch = NULL;
+        for (size_t j = 0; j < fanout->count && !fetch; j++) {
+            if (strcmp(fanout->fetches[j].address, view->peers[i].address) == 0)
+                fetch = &fanout->fetches[j];
+        }
+        if (fetch) {
+            nd_json_append(rows, fetched_row(fetch, view));
+        } else {
+            struct nd_fleet_fetch missing = {.started = false};
+            memcpy(missing.address, view->peers[i].address, sizeof missing.address);
+            memcpy(missing.node, view->peers[i].node, sizeof missing.node);
+            nd_json_append(rows, unreachable_row(&missing, "not_fetched", "none", "not_fetched",
+                                                 "found under the name after the fan-out began"));
         }
     }
     if (!own_listed) {

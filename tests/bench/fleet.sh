@@ -65,7 +65,7 @@ dns_port=$(free_port_on_all "$http_port" "$echo_port")
 chmod 755 "$work"
 for i in $(seq "$peers"); do echo "$(address "$i") netdiag-peers.bench.test"; done >"$work/hosts"
 dnsmasq --keep-in-foreground --port="$dns_port" --listen-address=127.0.1.1 --bind-interfaces \
-  --no-resolv --no-hosts --addn-hosts="$work/hosts" --local=/test/ --local-ttl=0 --pid-file= \
+  --no-resolv --no-hosts --addn-hosts="$work/hosts" --local=/test/ --local-ttl=0 --pid-file= --conf-file=/dev/null \
   --log-facility=- >"$work/dnsmasq.log" 2>&1 &
 pids+=("$!")
 

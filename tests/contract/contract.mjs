@@ -772,7 +772,7 @@ async function checkOtherServers({ ntpPort, silentPort }) {
   bare.child.kill('SIGKILL');
 
   // A fleet whose peers' name does not exist: the DNS failure is data, and
-  // the matrix is this pod's own row alone (`self`: no --pod-ip). With
+  // the matrix is this pod's own row alone (address null: no --pod-ip). With
   // --slow-max-waiting 1, scope=all (which waits on the network) is a 503
   // while another slow request holds the one slot; scope=self still answers.
   const fleetOp = byPath.get('/fleet');
@@ -791,7 +791,7 @@ async function checkOtherServers({ ntpPort, silentPort }) {
     check(nx.peers_dns.ok === false && nx.peers_dns.rcode === 'NXDOMAIN' && nx.peers_dns.error?.code === 'nxdomain' && nx.peers_dns.failures >= 1 && nx.peers.length === 0 && nx.self.address === null && nx.self.node === null, "GET /fleet, the peers' name does not exist: NXDOMAIN, no peers", JSON.stringify(nx));
   const alone = (await probe(lonely.base, fleetOp, { query: new URLSearchParams('scope=all') }, "GET /fleet?scope=all, the peers' name does not exist", { expect: 200 }))?.body;
   if (alone)
-    check(alone.columns.length === 0 && alone.rows.length === 1 && alone.rows[0].from.address === 'self' && alone.rows[0].reachable && alone.rows[0].dns_ok === false && alone.rows[0].cells.length === 0, "GET /fleet?scope=all, the peers' name does not exist: its own row alone", JSON.stringify(alone.rows));
+    check(alone.columns.length === 0 && alone.rows.length === 1 && alone.rows[0].from.address === null && alone.rows[0].reachable && alone.rows[0].dns_ok === false && alone.rows[0].cells.length === 0, "GET /fleet?scope=all, the peers' name does not exist: its own row alone", JSON.stringify(alone.rows));
   const holding = exchange(lonely.base, { path: '/time/sntp', query: new URLSearchParams(`server=127.0.0.1:${silentPort}&timeout_ms=3000`) });
   await sleep(300);
   await probe(lonely.base, fleetOp, { query: new URLSearchParams('scope=all') }, 'GET /fleet?scope=all past --slow-max-waiting', { expect: 503, problem: { code: 'busy' } });

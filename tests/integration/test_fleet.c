@@ -147,6 +147,7 @@ static int start_cluster(void **state)
                           "--local=/test/",
                           "--local-ttl=0",
                           "--pid-file=",
+                          "--conf-file=/dev/null",
                           "--log-facility=-",
                           NULL};
     dnsmasq_pid = nd_test_spawn(argv, log_path);
