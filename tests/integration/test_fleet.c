@@ -59,6 +59,10 @@ static void write_hosts(const bool *listed)
         snprintf(text + used, sizeof text - used, "%s netdiag-peers.fleet.test\n",
                  pod_addresses[i]);
     }
+    /* The HTTPS case's two pods, under a name of their own. */
+    size_t used = strlen(text);
+    snprintf(text + used, sizeof text - used,
+             "127.0.0.17 tls-peers.fleet.test\n127.0.0.18 tls-peers.fleet.test\n");
     char temporary[160];
     snprintf(temporary, sizeof temporary, "%s.new", hosts_path);
     FILE *file = fopen(temporary, "w");
@@ -507,6 +511,79 @@ static void test_name_not_resolving_is_shown(void **state)
     assert_int_equal(close(silent), 0);
 }
 
+/* Over HTTPS: peers are probed (and fanned out to) over TLS, each
+ * certificate checked against the peers' name; a pod whose certificate
+ * does not name it is untrusted, and gets no token. */
+static void test_https_peers_are_verified(void **state)
+{
+    (void)state;
+    char certificates[160], command[512];
+    snprintf(certificates, sizeof certificates, "%s/certificates", directory);
+    nd_test_source_path("tests/tools/make-certificates.sh", command, sizeof command);
+    size_t length = strlen(command);
+    snprintf(command + length, sizeof command - length, " '%s'", certificates);
+    assert_int_equal(system(command), 0);
+    static const char *const addresses[] = {"127.0.0.17", "127.0.0.18"};
+    unsigned port = nd_test_free_port_on(addresses, 2);
+    struct nd_test_server secure[2];
+    for (int i = 0; i < 2; i++) {
+        char listen[32], dns_server[32], cert[224], key[224], ca[224], token_file[128];
+        snprintf(listen, sizeof listen, "%s:%u", addresses[i], port);
+        snprintf(dns_server, sizeof dns_server, "127.0.0.1:%u", dns_port);
+        /* The second pod's certificate names localhost, not the peers. */
+        snprintf(cert, sizeof cert, "%s/%s.pem", certificates, i == 0 ? "fleet" : "leaf");
+        snprintf(key, sizeof key, "%s/%s-key.pem", certificates, i == 0 ? "fleet" : "leaf");
+        snprintf(ca, sizeof ca, "%s/ca.pem", certificates);
+        snprintf(token_file, sizeof token_file, "%s/token", directory);
+        const char *args[] = {"--listen",
+                              listen,
+                              "--echo-listen",
+                              "off",
+                              "--peers-dns",
+                              "tls-peers.fleet.test",
+                              "--peers-dns-server",
+                              dns_server,
+                              "--peers-interval",
+                              "1",
+                              "--pod-ip",
+                              addresses[i],
+                              "--tls-cert",
+                              cert,
+                              "--tls-key",
+                              key,
+                              "--tls-ca-file",
+                              ca,
+                              "--auth-token-file",
+                              token_file,
+                              "--access-log",
+                              "off",
+                              NULL};
+        nd_test_server_start(&secure[i], args);
+        nd_test_server_use_https(&secure[i], ca);
+    }
+    snprintf(secure[0].base_url, sizeof secure[0].base_url, "https://127.0.0.17:%u", port);
+    sleep_ms(2500);
+
+    struct nd_test_response response;
+    nd_test_request(&secure[0], "GET", "/fleet?scope=all", authorized, &response);
+    assert_int_equal(response.status, 200);
+    const cJSON *matrix = response.json;
+    const cJSON *self = cell_of(matrix, "127.0.0.17", "127.0.0.17");
+    assert_true(cell_is(self, "healthy", "ok"));
+    assert_int_equal((int)nd_test_json_number(self, "tcp.http_status"), 200);
+    assert_true(cJSON_IsNull(nd_test_json_get(self, "udp")));
+    const cJSON *other = cell_of(matrix, "127.0.0.17", "127.0.0.18");
+    assert_true(cell_is(other, "unhealthy", "untrusted"));
+    assert_string_equal(nd_test_json_string(other, "last_error.phase"), "verify");
+    /* The fan-out to the untrusted pod stops at the same check. */
+    const cJSON *row = row_of(matrix, "127.0.0.18");
+    assert_false(nd_test_json_bool(row, "reachable"));
+    assert_string_equal(nd_test_json_string(row, "error.result"), "untrusted");
+    nd_test_response_free(&response);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(nd_test_server_stop(&secure[i], 10000), 0);
+}
+
 /* Without --peers-dns the endpoint says how to turn it on; bad parameters
  * are named. */
 static void test_off_and_bad_parameters(void **state)
@@ -543,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_frozen_peer_times_out_then_recovers),
         cmocka_unit_test(test_killed_peer_is_refused),
         cmocka_unit_test(test_name_not_resolving_is_shown),
+        cmocka_unit_test(test_https_peers_are_verified),
         cmocka_unit_test(test_off_and_bad_parameters),
     };
     return cmocka_run_group_tests(tests, start_cluster, stop_cluster);

@@ -9,6 +9,8 @@
 #   expired.pem not-yet-valid.pem wrong-host.pem (with *-key.pem)   signed by the root
 #   self-signed.pem self-signed-key.pem localhost, its own issuer
 #   rsa.pem rsa-key.pem                 localhost with an RSA 2048 key (the rest are ECDSA P-256)
+#   fleet.pem fleet-key.pem             tls-peers.fleet.test (the fleet's peers name), 127.0.0.17
+#                                       and 127.0.0.18, signed by the root
 #   tests/tools/make-certificates.sh DIR
 set -euo pipefail
 dir=${1:?usage: make-certificates.sh DIR}
@@ -63,6 +65,9 @@ leaf not-yet-valid ca "${localhost[@]}" 'activation_date = "2099-01-01 00:00:00 
   'expiration_date = "2100-01-01 00:00:00 UTC"'
 key wrong-host-key.pem
 leaf wrong-host ca 'cn = "wrong.test"' 'dns_name = "wrong.test"' 'expiration_days = 365'
+key fleet-key.pem
+leaf fleet ca 'cn = "tls-peers.fleet.test"' 'dns_name = "tls-peers.fleet.test"' \
+  'ip_address = "127.0.0.17"' 'ip_address = "127.0.0.18"' 'expiration_days = 365'
 key self-signed-key.pem
 template self-signed "${localhost[@]}" 'expiration_days = 365' "${server_lines[@]}"
 certtool --generate-self-signed --load-privkey self-signed-key.pem --template self-signed.tmpl \
