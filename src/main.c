@@ -164,10 +164,13 @@ static void udp_echo_metrics(void *context, struct nd_metrics_text *text)
     nd_metrics_family(text, "netdiag_echo_udp_dropped_datagrams_total", "counter",
                       "Datagrams the UDP echo did not answer, by reason (queue_full: dropped by "
                       "the kernel before they were read).");
-    for (int i = 0; i < ND_UDP_ECHO_DROP_COUNT; i++)
+    for (int i = 0; i < ND_UDP_ECHO_DROP_COUNT; i++) {
+        if (i == ND_UDP_ECHO_QUEUE_FULL && !stats.kernel_drops_counted)
+            continue; /* unknown is not zero */
         nd_metrics_append(text, "netdiag_echo_udp_dropped_datagrams_total{reason=\"%s\"} %llu\n",
                           nd_udp_echo_drop_name((enum nd_udp_echo_drop)i),
                           (unsigned long long)stats.dropped[i]);
+    }
 }
 
 /* The echo listener is optional; *echo stays NULL when it is off. */
@@ -231,6 +234,12 @@ static bool start_udp_echo(const struct nd_config *config, struct nd_runtime *ru
         nd_log_event("error", "echo_udp_start_failed", "message", error.message, NULL);
         return false;
     }
+    struct nd_udp_echo_stats stats;
+    nd_udp_echo_get_stats(*echo, &stats);
+    if (!stats.kernel_drops_counted)
+        nd_log_event("warn", "echo_udp_kernel_drops_not_counted", "message",
+                     "SO_RXQ_OVFL is not available: datagrams the kernel drops are not counted",
+                     NULL);
     nd_net_format_address((struct sockaddr *)&bound, address, address_size);
     return true;
 }

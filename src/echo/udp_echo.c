@@ -70,6 +70,7 @@ struct nd_udp_echo {
     struct sockaddr_storage peers[BATCH];
     union control received_control[BATCH], reply_control[BATCH];
     unsigned reply_start, reply_count; /* replies not sent yet */
+    bool kernel_drops_counted;         /* SO_RXQ_OVFL is there (qemu-user lacks it) */
     uint32_t kernel_drops_seen;        /* SO_RXQ_OVFL's count, as last read */
     struct nd_runtime_done *stopped;
     atomic_bool receiving;
@@ -388,7 +389,8 @@ static enum nd_err prepare_socket(struct nd_udp_echo *echo, struct nd_error *err
     if (echo->family == AF_INET6 &&
         setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) != 0)
         return nd_error_set_errno(error, errno, "setsockopt IPV6_RECVPKTINFO");
-    if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) != 0)
+    echo->kernel_drops_counted = setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) == 0;
+    if (!echo->kernel_drops_counted && errno != ENOPROTOOPT)
         return nd_error_set_errno(error, errno, "setsockopt SO_RXQ_OVFL");
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) != 0)
         return nd_error_set_errno(error, errno, "setsockopt SO_RCVBUF");
@@ -504,6 +506,7 @@ bool nd_udp_echo_receiving(const struct nd_udp_echo *echo)
 void nd_udp_echo_get_stats(const struct nd_udp_echo *echo, struct nd_udp_echo_stats *stats)
 {
     stats->datagrams_in = atomic_load_explicit(&echo->datagrams_in, memory_order_acquire);
+    stats->kernel_drops_counted = echo->kernel_drops_counted;
     stats->datagrams_out = atomic_load_explicit(&echo->datagrams_out, memory_order_relaxed);
     stats->bytes_in = atomic_load_explicit(&echo->bytes_in, memory_order_relaxed);
     stats->bytes_out = atomic_load_explicit(&echo->bytes_out, memory_order_relaxed);
