@@ -116,8 +116,8 @@ check(container.securityContext?.readOnlyRootFilesystem === true, 'readOnlyRootF
 check(container.securityContext?.allowPrivilegeEscalation === false, 'no privilege escalation');
 check(JSON.stringify(container.securityContext?.capabilities?.drop) === '["ALL"]', 'all capabilities dropped');
 const service = byKind('Service');
-const ports = new Set((service?.spec?.ports ?? []).map((port) => port.port));
-check(ports.has(8080) && ports.has(9900), 'Service exposes 8080 and 9900');
+const ports = new Set((service?.spec?.ports ?? []).map((port) => `${port.port}/${port.protocol ?? 'TCP'}`));
+check(ports.has('8080/TCP') && ports.has('9900/TCP') && ports.has('9900/UDP'), 'Service exposes 8080, 9900 and 9900/UDP');
 check(byKind('HorizontalPodAutoscaler')?.spec?.metrics?.[0]?.resource?.name === 'cpu', 'HPA on CPU');
 check(byKind('PodDisruptionBudget') !== undefined, 'PodDisruptionBudget');
 
