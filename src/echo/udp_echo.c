@@ -175,6 +175,19 @@ static bool loop_risk(const struct nd_udp_echo *echo, uint16_t port)
     }
 }
 
+/* One item of ancillary data as the reply's whole control. */
+static void set_control(struct msghdr *reply, union control *control, int level, int type,
+                        const void *data, size_t size)
+{
+    reply->msg_control = control->bytes;
+    reply->msg_controllen = CMSG_SPACE(size);
+    struct cmsghdr *header = CMSG_FIRSTHDR(reply);
+    header->cmsg_level = level;
+    header->cmsg_type = type;
+    header->cmsg_len = CMSG_LEN(size);
+    memcpy(CMSG_DATA(header), data, size);
+}
+
 /* The reply's source: the address the datagram was sent to, as ancillary
  * data for sendmsg. False when that address is a broadcast or multicast
  * one: a reply from every host that heard it would multiply one spoofed
@@ -195,13 +208,7 @@ static bool reply_source(const struct msghdr *received, struct msghdr *reply,
             if (IN_MULTICAST(to) || info.ipi_addr.s_addr != info.ipi_spec_dst.s_addr)
                 return false;
             struct in_pktinfo out = {.ipi_ifindex = 0, .ipi_spec_dst = info.ipi_spec_dst};
-            reply->msg_control = control->bytes;
-            reply->msg_controllen = CMSG_SPACE(sizeof out);
-            struct cmsghdr *header = CMSG_FIRSTHDR(reply);
-            header->cmsg_level = IPPROTO_IP;
-            header->cmsg_type = IP_PKTINFO;
-            header->cmsg_len = CMSG_LEN(sizeof out);
-            memcpy(CMSG_DATA(header), &out, sizeof out);
+            set_control(reply, control, IPPROTO_IP, IP_PKTINFO, &out, sizeof out);
             return true;
         }
         if (item->cmsg_level == IPPROTO_IPV6 && item->cmsg_type == IPV6_PKTINFO) {
@@ -213,13 +220,7 @@ static bool reply_source(const struct msghdr *received, struct msghdr *reply,
              * other, routing picks the way back. */
             if (!IN6_IS_ADDR_LINKLOCAL(&info.ipi6_addr))
                 info.ipi6_ifindex = 0;
-            reply->msg_control = control->bytes;
-            reply->msg_controllen = CMSG_SPACE(sizeof info);
-            struct cmsghdr *header = CMSG_FIRSTHDR(reply);
-            header->cmsg_level = IPPROTO_IPV6;
-            header->cmsg_type = IPV6_PKTINFO;
-            header->cmsg_len = CMSG_LEN(sizeof info);
-            memcpy(CMSG_DATA(header), &info, sizeof info);
+            set_control(reply, control, IPPROTO_IPV6, IPV6_PKTINFO, &info, sizeof info);
             return true;
         }
     }

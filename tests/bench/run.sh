@@ -10,38 +10,15 @@
 # nginx and to a minimal libmicrohttpd server.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-build=$(cd "${1:-$root/build-test}" && pwd)
-seconds=${BENCH_SECONDS:-4}
-rounds=${BENCH_ROUNDS:-3}
-tools="$build/tests"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 for tool in wrk nginx taskset; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (./scripts/dev bench installs it)" >&2; exit 2; }
 done
 ulimit -n "$(ulimit -Hn)"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 200); do curl -fs "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.02; done; return 1; }
-# A process's CPU ticks plus its children's (nginx's worker is the master's
-# child): "user+system user".
-cpu_ticks() {
-  local total=0 user=0 pid utime stime
-  for pid in $1 $(pgrep -P "$1" || true); do
-    read -r utime stime < <(awk '{print $14, $15}' "/proc/$pid/stat")
-    total=$((total + utime + stime)) user=$((user + utime))
-  done
-  echo "$total $user"
-}
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-ticks_per_second=$(getconf CLK_TCK)
 
 # --- the servers ---------------------------------------------------------------
 nginx_port=$(free_port)
@@ -114,10 +91,6 @@ run_case() { # PID URL MODE(keepalive|close)
   echo "$rate $p50 $p99 $cpu ${errors:+!$errors}"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
-
-# median_of "a b c" -> the median of the numbers
-median_of() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 
 # Every case once per round; results[case] collects "rate p50 p99 cpu user errors" lines.
 declare -A results
@@ -200,8 +173,6 @@ taskset -c 0 "$tools/reference_echo" "$reference_port" &
 pids+=("$!")
 sleep 0.2
 echo
-# field NAME "k=v k=v ..." -> v
-field() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k {print $2}'; }
 declare -A echo_figures
 for _ in $(seq "$rounds"); do
   for server in "netdiag:$echo_port" "reference:$reference_port"; do
@@ -246,3 +217,6 @@ echo "idle RSS: $(rss_kib "$idle_pid") KiB (--threads 1, echo off)"
 startup_runs=""
 for _ in 1 2 3 4 5; do startup_runs+="$("$tools/startup" "$build/netdiag" "$(free_port)") "; done
 echo "exec to first 200 on /healthz: ${startup_runs}ms"
+
+# --- the UDP echo beside its reference ------------------------------------------------
+"$root/tests/bench/udp_echo.sh" "$build"

@@ -10,27 +10,9 @@
 # and system) over the run divided by the datagrams echoed.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-build=$(cd "${1:-$root/build-test}" && pwd)
-seconds=${BENCH_SECONDS:-4}
-rounds=${BENCH_ROUNDS:-3}
-tools="$build/tests"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 command -v taskset >/dev/null || { echo "udp_echo.sh: taskset is missing" >&2; exit 2; }
-
-free_udp_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-ticks_per_second=$(getconf CLK_TCK)
-median_of() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
-field() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k {print $2}'; }
 
 netdiag_port=$(free_udp_port)
 taskset -c 0 "$build/netdiag" --listen 127.0.0.1:0 --echo-listen off \
@@ -51,9 +33,9 @@ for round in $(seq "$rounds"); do
   for size in "${sizes[@]}"; do
     for server in "netdiag:$netdiag_port:$netdiag_pid" "reference:$reference_port:$reference_pid"; do
       IFS=: read -r name port pid <<<"$server"
-      before=$(cpu_ticks "$pid")
+      read -r before _ <<<"$(cpu_ticks "$pid")"
       output=$(taskset -c 1 "$tools/udp_echo_bench" --port "$port" --size "$size" --seconds "$seconds")
-      after=$(cpu_ticks "$pid")
+      read -r after _ <<<"$(cpu_ticks "$pid")"
       rates[$name|$size]+="$(field datagrams_per_s "$output") "
       losses[$name|$size]+="$(field given_up "$output") "
       cpus[$name|$size]+="$(awk -v t=$((after - before)) -v n="$(field datagrams "$output")" \
