@@ -58,7 +58,10 @@ struct nd_udp_echo {
     struct nd_runtime *runtime;
     struct nd_udp_echo_config config;
     uv_poll_t poll;
-    int family; /* of the socket: AF_INET, or AF_INET6 (IPv4 too when dual-stack) */
+    /* Bound to every address: a datagram's own destination must be read
+     * (IP_PKTINFO) to answer from it, and may be a broadcast one. Bound
+     * to one address, the socket sees nothing else and answers from it. */
+    bool wildcard;
     uint16_t port;
     bool waiting_to_send; /* the socket's send buffer is full */
     uint64_t interval_ns, tolerance_ns;
@@ -321,7 +324,10 @@ static unsigned receive_batch(struct nd_udp_echo *echo, int fd, struct tally *ta
             drop = ND_UDP_ECHO_TRUNCATED;
         else if (loop_risk(echo, peer_port(peer)))
             drop = ND_UDP_ECHO_LOOP_GUARD;
-        else if (!reply_source(header, &reply->msg_hdr, &echo->reply_control[echo->reply_count]))
+        /* Bound to one address, the reply's control stays empty (the
+         * replies are zeroed at start): it leaves from that address. */
+        else if (echo->wildcard &&
+                 !reply_source(header, &reply->msg_hdr, &echo->reply_control[echo->reply_count]))
             drop = ND_UDP_ECHO_NOT_UNICAST;
         else if (!take_token(echo, peer, now_ns))
             drop = ND_UDP_ECHO_RATE_LIMITED;
@@ -381,13 +387,15 @@ static enum nd_err prepare_socket(struct nd_udp_echo *echo, struct nd_error *err
     socklen_t length = sizeof bound;
     if (getsockname(fd, (struct sockaddr *)&bound, &length) != 0)
         return nd_error_set_errno(error, errno, "getsockname (UDP echo)");
-    echo->family = bound.ss_family;
     echo->port = peer_port((struct sockaddr *)&bound);
+    echo->wildcard = bound.ss_family == AF_INET
+                         ? ((struct sockaddr_in *)&bound)->sin_addr.s_addr == htonl(INADDR_ANY)
+                         : IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&bound)->sin6_addr);
     int on = 1, size = RECEIVE_BUFFER;
     /* IP_PKTINFO on an IPv6 socket covers the IPv4 datagrams it takes. */
-    if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on) != 0)
+    if (echo->wildcard && setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on) != 0)
         return nd_error_set_errno(error, errno, "setsockopt IP_PKTINFO");
-    if (echo->family == AF_INET6 &&
+    if (echo->wildcard && bound.ss_family == AF_INET6 &&
         setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) != 0)
         return nd_error_set_errno(error, errno, "setsockopt IPV6_RECVPKTINFO");
     echo->kernel_drops_counted = setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) == 0;
