@@ -1,7 +1,7 @@
 # netdiag: socket API recipes as a JSON/HTTP service.
 #   docker build -t netdiag:0.1.0 .
 #   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/netdiag:0.1.0 .
-#   docker run --rm -p 8080:8080 -p 9900:9900 --read-only --cap-drop ALL netdiag:0.1.0
+#   docker run --rm -p 8080:8080 -p 9900:9900 -p 9900:9900/udp --read-only --cap-drop ALL netdiag:0.1.0
 # Behind a TLS-intercepting proxy, npm needs the proxy's CA: pass the
 # machine's bundle as a build secret (nothing of it stays in the image):
 #   --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt
@@ -52,7 +52,7 @@ ENV NETDIAG_LISTEN="*:8080" \
     NETDIAG_LOG_FORMAT=json \
     NETDIAG_DOCS_DIR=/usr/share/netdiag/swagger-ui
 USER 10001:10001
-EXPOSE 8080 9900
+EXPOSE 8080 9900 9900/udp
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["/usr/bin/netdiag", "--healthcheck"]

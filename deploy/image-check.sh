@@ -219,9 +219,14 @@ check "netdiag --version" '(in_image "${entrypoint[@]}" --version) | grep -qx "n
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+free_udp_port() {
+  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
 http_port=$(free_port)
 echo_port=$(free_port)
-listen=(NETDIAG_LISTEN="127.0.0.1:$http_port" NETDIAG_ECHO_LISTEN="127.0.0.1:$echo_port")
+udp_echo_port=$(free_udp_port)
+listen=(NETDIAG_LISTEN="127.0.0.1:$http_port" NETDIAG_ECHO_LISTEN="127.0.0.1:$echo_port"
+  NETDIAG_ECHO_UDP_LISTEN="127.0.0.1:$udp_echo_port")
 base_url=http://127.0.0.1:$http_port
 log=$build/image-netdiag-$arch.log
 # As `docker run -e NETDIAG_LISTEN=... IMAGE`: the entrypoint, no arguments.
@@ -254,6 +259,17 @@ with socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10) as s:
         back += chunk
     sender.join()
 sys.exit(0 if back == data else 1)
+EOF"
+check "the UDP echo sends back datagrams of 0, 1,000 and 65,507 bytes" "python3 - $udp_echo_port <<'EOF'
+import os, socket, sys
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    s.connect(('127.0.0.1', int(sys.argv[1])))
+    s.settimeout(5)
+    for size in (0, 1000, 65507):
+        data = os.urandom(size)
+        s.send(data)
+        if s.recv(65536) != data:
+            sys.exit(1)
 EOF"
 check "the image's health check passes" '(in_image "${listen[@]}" "${healthcheck[@]:1}")'
 kill -TERM "$server"

@@ -245,8 +245,8 @@ const daemonSet = byKind('DaemonSet');
 check(Boolean(deployment) !== Boolean(daemonSet), 'a Deployment or the fleet\'s DaemonSet');
 for (const workload of [deployment, daemonSet].filter(Boolean)) checkPod(workload);
 const service = byKind('Service');
-const ports = new Set((service?.spec?.ports ?? []).map((port) => port.port));
-check(ports.has(8080) && ports.has(9900), 'Service exposes 8080 and 9900');
+const ports = new Set((service?.spec?.ports ?? []).map((port) => `${port.port}/${port.protocol ?? 'TCP'}`));
+check(ports.has('8080/TCP') && ports.has('9900/TCP') && ports.has('9900/UDP'), 'Service exposes 8080, 9900 and 9900/UDP');
 
 if (deployment) {
   check(deployment.spec?.replicas === 2, 'Deployment: 2 replicas');

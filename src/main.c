@@ -147,54 +147,41 @@ static void echo_metrics(void *context, struct nd_metrics_text *text)
 {
     struct nd_echo_stats stats;
     nd_echo_get_stats(context, &stats);
-    nd_metrics_family(text, "netdiag_echo_connections_open", "gauge", "Echo connections open now.");
-    nd_metrics_append(text, "netdiag_echo_connections_open %llu\n",
-                      (unsigned long long)stats.connections_open);
-    nd_metrics_family(text, "netdiag_echo_connections_total", "counter",
-                      "Echo connections accepted and served.");
-    nd_metrics_append(text, "netdiag_echo_connections_total %llu\n",
-                      (unsigned long long)stats.connections_total);
-    nd_metrics_family(text, "netdiag_echo_connections_refused_total", "counter",
-                      "Echo connections closed at once because the limit was reached.");
-    nd_metrics_append(text, "netdiag_echo_connections_refused_total %llu\n",
-                      (unsigned long long)stats.connections_refused);
-    nd_metrics_family(text, "netdiag_echo_received_bytes_total", "counter",
-                      "Bytes the echo listener read from clients.");
-    nd_metrics_append(text, "netdiag_echo_received_bytes_total %llu\n",
-                      (unsigned long long)stats.bytes_in);
-    nd_metrics_family(text, "netdiag_echo_sent_bytes_total", "counter",
-                      "Bytes the echo listener wrote back to clients.");
-    nd_metrics_append(text, "netdiag_echo_sent_bytes_total %llu\n",
-                      (unsigned long long)stats.bytes_out);
+    nd_metrics_value(text, "netdiag_echo_connections_open", "gauge", "Echo connections open now.",
+                     stats.connections_open);
+    nd_metrics_value(text, "netdiag_echo_connections_total", "counter",
+                     "Echo connections accepted and served.", stats.connections_total);
+    nd_metrics_value(text, "netdiag_echo_connections_refused_total", "counter",
+                     "Echo connections closed at once because the limit was reached.",
+                     stats.connections_refused);
+    nd_metrics_value(text, "netdiag_echo_received_bytes_total", "counter",
+                     "Bytes the echo listener read from clients.", stats.bytes_in);
+    nd_metrics_value(text, "netdiag_echo_sent_bytes_total", "counter",
+                     "Bytes the echo listener wrote back to clients.", stats.bytes_out);
 }
 
 static void udp_echo_metrics(void *context, struct nd_metrics_text *text)
 {
     struct nd_udp_echo_stats stats;
     nd_udp_echo_get_stats(context, &stats);
-    nd_metrics_family(text, "netdiag_echo_udp_received_datagrams_total", "counter",
-                      "Datagrams the UDP echo read.");
-    nd_metrics_append(text, "netdiag_echo_udp_received_datagrams_total %llu\n",
-                      (unsigned long long)stats.datagrams_in);
-    nd_metrics_family(text, "netdiag_echo_udp_sent_datagrams_total", "counter",
-                      "Datagrams the UDP echo sent back.");
-    nd_metrics_append(text, "netdiag_echo_udp_sent_datagrams_total %llu\n",
-                      (unsigned long long)stats.datagrams_out);
-    nd_metrics_family(text, "netdiag_echo_udp_received_bytes_total", "counter",
-                      "Payload bytes the UDP echo read.");
-    nd_metrics_append(text, "netdiag_echo_udp_received_bytes_total %llu\n",
-                      (unsigned long long)stats.bytes_in);
-    nd_metrics_family(text, "netdiag_echo_udp_sent_bytes_total", "counter",
-                      "Payload bytes the UDP echo sent back.");
-    nd_metrics_append(text, "netdiag_echo_udp_sent_bytes_total %llu\n",
-                      (unsigned long long)stats.bytes_out);
+    nd_metrics_value(text, "netdiag_echo_udp_received_datagrams_total", "counter",
+                     "Datagrams the UDP echo read.", stats.datagrams_in);
+    nd_metrics_value(text, "netdiag_echo_udp_sent_datagrams_total", "counter",
+                     "Datagrams the UDP echo sent back.", stats.datagrams_out);
+    nd_metrics_value(text, "netdiag_echo_udp_received_bytes_total", "counter",
+                     "Payload bytes the UDP echo read.", stats.bytes_in);
+    nd_metrics_value(text, "netdiag_echo_udp_sent_bytes_total", "counter",
+                     "Payload bytes the UDP echo sent back.", stats.bytes_out);
     nd_metrics_family(text, "netdiag_echo_udp_dropped_datagrams_total", "counter",
                       "Datagrams the UDP echo did not answer, by reason (queue_full: dropped by "
                       "the kernel before they were read).");
-    for (int i = 0; i < ND_UDP_ECHO_DROP_COUNT; i++)
+    for (int i = 0; i < ND_UDP_ECHO_DROP_COUNT; i++) {
+        if (i == ND_UDP_ECHO_QUEUE_FULL && !stats.kernel_drops_counted)
+            continue; /* unknown is not zero */
         nd_metrics_append(text, "netdiag_echo_udp_dropped_datagrams_total{reason=\"%s\"} %llu\n",
                           nd_udp_echo_drop_name((enum nd_udp_echo_drop)i),
                           (unsigned long long)stats.dropped[i]);
+    }
 }
 
 /* The echo listener is optional; *echo stays NULL when it is off. */
@@ -260,6 +247,12 @@ static bool start_udp_echo(const struct nd_config *config, struct nd_runtime *ru
         nd_log_event("error", "echo_udp_start_failed", "message", error.message, NULL);
         return false;
     }
+    struct nd_udp_echo_stats stats;
+    nd_udp_echo_get_stats(*echo, &stats);
+    if (!stats.kernel_drops_counted)
+        nd_log_event("warn", "echo_udp_kernel_drops_not_counted", "message",
+                     "SO_RXQ_OVFL is not available: datagrams the kernel drops are not counted",
+                     NULL);
     nd_net_format_address((struct sockaddr *)&bound, address, address_size);
     *port = nd_net_port((struct sockaddr *)&bound);
     return true;

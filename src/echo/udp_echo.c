@@ -58,7 +58,10 @@ struct nd_udp_echo {
     struct nd_runtime *runtime;
     struct nd_udp_echo_config config;
     uv_poll_t poll;
-    int family; /* of the socket: AF_INET, or AF_INET6 (IPv4 too when dual-stack) */
+    /* Bound to every address: a datagram's own destination must be read
+     * (IP_PKTINFO) to answer from it, and may be a broadcast one. Bound
+     * to one address, the socket sees nothing else and answers from it. */
+    bool wildcard;
     uint16_t port;
     bool waiting_to_send; /* the socket's send buffer is full */
     uint64_t interval_ns, tolerance_ns;
@@ -70,6 +73,7 @@ struct nd_udp_echo {
     struct sockaddr_storage peers[BATCH];
     union control received_control[BATCH], reply_control[BATCH];
     unsigned reply_start, reply_count; /* replies not sent yet */
+    bool kernel_drops_counted;         /* SO_RXQ_OVFL is there (qemu-user lacks it) */
     uint32_t kernel_drops_seen;        /* SO_RXQ_OVFL's count, as last read */
     struct nd_runtime_done *stopped;
     atomic_bool receiving;
@@ -174,6 +178,19 @@ static bool loop_risk(const struct nd_udp_echo *echo, uint16_t port)
     }
 }
 
+/* One item of ancillary data as the reply's whole control. */
+static void set_control(struct msghdr *reply, union control *control, int level, int type,
+                        const void *data, size_t size)
+{
+    reply->msg_control = control->bytes;
+    reply->msg_controllen = CMSG_SPACE(size);
+    struct cmsghdr *header = CMSG_FIRSTHDR(reply);
+    header->cmsg_level = level;
+    header->cmsg_type = type;
+    header->cmsg_len = CMSG_LEN(size);
+    memcpy(CMSG_DATA(header), data, size);
+}
+
 /* The reply's source: the address the datagram was sent to, as ancillary
  * data for sendmsg. False when that address is a broadcast or multicast
  * one: a reply from every host that heard it would multiply one spoofed
@@ -194,13 +211,7 @@ static bool reply_source(const struct msghdr *received, struct msghdr *reply,
             if (IN_MULTICAST(to) || info.ipi_addr.s_addr != info.ipi_spec_dst.s_addr)
                 return false;
             struct in_pktinfo out = {.ipi_ifindex = 0, .ipi_spec_dst = info.ipi_spec_dst};
-            reply->msg_control = control->bytes;
-            reply->msg_controllen = CMSG_SPACE(sizeof out);
-            struct cmsghdr *header = CMSG_FIRSTHDR(reply);
-            header->cmsg_level = IPPROTO_IP;
-            header->cmsg_type = IP_PKTINFO;
-            header->cmsg_len = CMSG_LEN(sizeof out);
-            memcpy(CMSG_DATA(header), &out, sizeof out);
+            set_control(reply, control, IPPROTO_IP, IP_PKTINFO, &out, sizeof out);
             return true;
         }
         if (item->cmsg_level == IPPROTO_IPV6 && item->cmsg_type == IPV6_PKTINFO) {
@@ -212,13 +223,7 @@ static bool reply_source(const struct msghdr *received, struct msghdr *reply,
              * other, routing picks the way back. */
             if (!IN6_IS_ADDR_LINKLOCAL(&info.ipi6_addr))
                 info.ipi6_ifindex = 0;
-            reply->msg_control = control->bytes;
-            reply->msg_controllen = CMSG_SPACE(sizeof info);
-            struct cmsghdr *header = CMSG_FIRSTHDR(reply);
-            header->cmsg_level = IPPROTO_IPV6;
-            header->cmsg_type = IPV6_PKTINFO;
-            header->cmsg_len = CMSG_LEN(sizeof info);
-            memcpy(CMSG_DATA(header), &info, sizeof info);
+            set_control(reply, control, IPPROTO_IPV6, IPV6_PKTINFO, &info, sizeof info);
             return true;
         }
     }
@@ -319,7 +324,10 @@ static unsigned receive_batch(struct nd_udp_echo *echo, int fd, struct tally *ta
             drop = ND_UDP_ECHO_TRUNCATED;
         else if (loop_risk(echo, peer_port(peer)))
             drop = ND_UDP_ECHO_LOOP_GUARD;
-        else if (!reply_source(header, &reply->msg_hdr, &echo->reply_control[echo->reply_count]))
+        /* Bound to one address, the reply's control stays empty (the
+         * replies are zeroed at start): it leaves from that address. */
+        else if (echo->wildcard &&
+                 !reply_source(header, &reply->msg_hdr, &echo->reply_control[echo->reply_count]))
             drop = ND_UDP_ECHO_NOT_UNICAST;
         else if (!take_token(echo, peer, now_ns))
             drop = ND_UDP_ECHO_RATE_LIMITED;
@@ -379,16 +387,19 @@ static enum nd_err prepare_socket(struct nd_udp_echo *echo, struct nd_error *err
     socklen_t length = sizeof bound;
     if (getsockname(fd, (struct sockaddr *)&bound, &length) != 0)
         return nd_error_set_errno(error, errno, "getsockname (UDP echo)");
-    echo->family = bound.ss_family;
     echo->port = peer_port((struct sockaddr *)&bound);
+    echo->wildcard = bound.ss_family == AF_INET
+                         ? ((struct sockaddr_in *)&bound)->sin_addr.s_addr == htonl(INADDR_ANY)
+                         : IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&bound)->sin6_addr);
     int on = 1, size = RECEIVE_BUFFER;
     /* IP_PKTINFO on an IPv6 socket covers the IPv4 datagrams it takes. */
-    if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on) != 0)
+    if (echo->wildcard && setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on) != 0)
         return nd_error_set_errno(error, errno, "setsockopt IP_PKTINFO");
-    if (echo->family == AF_INET6 &&
+    if (echo->wildcard && bound.ss_family == AF_INET6 &&
         setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) != 0)
         return nd_error_set_errno(error, errno, "setsockopt IPV6_RECVPKTINFO");
-    if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) != 0)
+    echo->kernel_drops_counted = setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) == 0;
+    if (!echo->kernel_drops_counted && errno != ENOPROTOOPT)
         return nd_error_set_errno(error, errno, "setsockopt SO_RXQ_OVFL");
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) != 0)
         return nd_error_set_errno(error, errno, "setsockopt SO_RCVBUF");
@@ -504,6 +515,7 @@ bool nd_udp_echo_receiving(const struct nd_udp_echo *echo)
 void nd_udp_echo_get_stats(const struct nd_udp_echo *echo, struct nd_udp_echo_stats *stats)
 {
     stats->datagrams_in = atomic_load_explicit(&echo->datagrams_in, memory_order_acquire);
+    stats->kernel_drops_counted = echo->kernel_drops_counted;
     stats->datagrams_out = atomic_load_explicit(&echo->datagrams_out, memory_order_relaxed);
     stats->bytes_in = atomic_load_explicit(&echo->bytes_in, memory_order_relaxed);
     stats->bytes_out = atomic_load_explicit(&echo->bytes_out, memory_order_relaxed);

@@ -44,6 +44,9 @@ struct nd_udp_echo_stats {
     uint64_t datagrams_in, datagrams_out;
     uint64_t bytes_in, bytes_out;
     uint64_t dropped[ND_UDP_ECHO_DROP_COUNT];
+    /* False where the kernel cannot say (SO_RXQ_OVFL missing, as under
+     * qemu-user): dropped[ND_UDP_ECHO_QUEUE_FULL] then stays 0. */
+    bool kernel_drops_counted;
 };
 
 struct nd_udp_echo;

@@ -969,16 +969,12 @@ void nd_connect_udp_metrics(void *context, struct nd_metrics_text *text)
             text, "netdiag_connect_udp_probes_total{result=\"%s\"} %llu\n",
             nd_udp_outcome_name((enum nd_udp_outcome)i),
             (unsigned long long)atomic_load_explicit(&stats->outcomes[i], memory_order_relaxed));
-    nd_metrics_family(text, "netdiag_connect_udp_datagrams_sent_total", "counter",
-                      "Datagrams /connect?proto=udp sent.");
-    nd_metrics_append(
-        text, "netdiag_connect_udp_datagrams_sent_total %llu\n",
-        (unsigned long long)atomic_load_explicit(&stats->datagrams_sent, memory_order_relaxed));
-    nd_metrics_family(text, "netdiag_connect_udp_datagrams_answered_total", "counter",
-                      "Datagrams /connect?proto=udp sent that a reply answered.");
-    nd_metrics_append(
-        text, "netdiag_connect_udp_datagrams_answered_total %llu\n",
-        (unsigned long long)atomic_load_explicit(&stats->datagrams_answered, memory_order_relaxed));
+    nd_metrics_value(text, "netdiag_connect_udp_datagrams_sent_total", "counter",
+                     "Datagrams /connect?proto=udp sent.",
+                     atomic_load_explicit(&stats->datagrams_sent, memory_order_relaxed));
+    nd_metrics_value(text, "netdiag_connect_udp_datagrams_answered_total", "counter",
+                     "Datagrams /connect?proto=udp sent that a reply answered.",
+                     atomic_load_explicit(&stats->datagrams_answered, memory_order_relaxed));
     render_histogram(text, "netdiag_connect_udp_rtt_seconds",
                      "/connect?proto=udp's round trips, datagram to reply.", stats->rtt_buckets,
                      &stats->rtt_sum_us);

@@ -116,6 +116,13 @@ void nd_metrics_family(struct nd_metrics_text *text, const char *name, const cha
     nd_metrics_append(text, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+void nd_metrics_value(struct nd_metrics_text *text, const char *name, const char *type,
+                      const char *help, uint64_t value)
+{
+    nd_metrics_family(text, name, type, help);
+    nd_metrics_append(text, "%s %llu\n", name, (unsigned long long)value);
+}
+
 static const char *route_label(size_t slot)
 {
     return slot < nd_routes_count ? nd_routes[slot].path : "unmatched";

@@ -28,6 +28,10 @@ void nd_metrics_append(struct nd_metrics_text *text, const char *format, ...)
 void nd_metrics_family(struct nd_metrics_text *text, const char *name, const char *type,
                        const char *help);
 
+/* A family of one unlabelled sample: its HELP and TYPE lines and its value. */
+void nd_metrics_value(struct nd_metrics_text *text, const char *name, const char *type,
+                      const char *help, uint64_t value);
+
 /* Called once at start, before any request. */
 void nd_metrics_init(void);
 

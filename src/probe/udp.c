@@ -255,8 +255,12 @@ static void send_next(struct nd_udp_probe *probe)
         exchange_failed(probe, (int)index, status, "send");
         return;
     }
-    if (result->sent < request->count)
+    if (result->sent < request->count) {
+        /* The loop's clock was read before this callback began; from a
+         * fresh reading the interval is measured from this send. */
+        uv_update_time(probe->loop);
         uv_timer_start(&probe->pace, on_pace, request->interval_ms, 0);
+    }
 }
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer)

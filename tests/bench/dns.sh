@@ -12,28 +12,15 @@
 #          soon as it is answered), their rate and latency.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/bench/lib.sh
-source "$root/tests/bench/lib.sh"
-build=$(cd "${1:-$root/build-test}" && pwd)
-seconds=${BENCH_SECONDS:-4}
-rounds=${BENCH_ROUNDS:-3}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 in_flight=${BENCH_DNS_IN_FLIGHT:-1000}
-tools="$build/tests"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 for tool in wrk taskset unbound ldns-signzone; do
   command -v "$tool" >/dev/null || { echo "bench dns: $tool is missing (./scripts/dev bench installs it)" >&2; exit 2; }
 done
 ulimit -n "$(ulimit -Hn)"
 # A port free for UDP and TCP (a DNS server binds both), below the ephemeral range.
-free_port() {
+free_dns_port() {
   python3 -c '
 import random, socket
 while True:
@@ -49,7 +36,7 @@ threads_of() { awk '/^Threads/ {print $2}' "/proc/$1/status"; }
 metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 p99() { taskset -c 1 wrk -t1 -c64 -d"${seconds}s" --latency "http://127.0.0.1:$port/byteorder?value=1234" 2>&1 | awk '$1 == "99%" {print $2}' | to_ms; }
 
-dns_port=$(free_port)
+dns_port=$(free_dns_port)
 mkdir -p "$work/unbound"
 bash "$root/tests/dns/prepare.sh" "$work/unbound" "$dns_port"
 taskset -c 1 unbound -d -c "$work/unbound/unbound.conf" >"$work/unbound.log" 2>&1 &

@@ -15,22 +15,11 @@
 #   RSS: VmRSS of every process, the median and the highest.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/bench/lib.sh
-source "$root/tests/bench/lib.sh"
-build=$(cd "${1:-$root/build-test}" && pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 peers=${BENCH_FLEET_PEERS:-50}
 interval=${BENCH_FLEET_INTERVAL:-2}
 measured_rounds=${BENCH_FLEET_ROUNDS:-15}
-rounds=${BENCH_ROUNDS:-3}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 for tool in dnsmasq curl python3; do
   command -v "$tool" >/dev/null || { echo "bench fleet: $tool is missing (./scripts/dev bench installs it)" >&2; exit 2; }
 done

@@ -10,40 +10,15 @@
 # nginx and to a minimal libmicrohttpd server.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/bench/lib.sh
-source "$root/tests/bench/lib.sh"
-build=$(cd "${1:-$root/build-test}" && pwd)
-seconds=${BENCH_SECONDS:-4}
-rounds=${BENCH_ROUNDS:-3}
-tools="$build/tests"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 for tool in wrk nginx taskset; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (./scripts/dev bench installs it)" >&2; exit 2; }
 done
 ulimit -n "$(ulimit -Hn)"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 200); do curl -fs "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.02; done; return 1; }
-# A process's CPU ticks plus its children's (nginx's worker is the master's
-# child): "user+system user".
-cpu_ticks() {
-  local total=0 user=0 pid utime stime
-  for pid in $1 $(pgrep -P "$1" || true); do
-    read -r utime stime < <(awk '{print $14, $15}' "/proc/$pid/stat")
-    total=$((total + utime + stime)) user=$((user + utime))
-  done
-  echo "$total $user"
-}
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-ticks_per_second=$(getconf CLK_TCK)
 
 # --- the servers ---------------------------------------------------------------
 nginx_port=$(free_port)
@@ -114,8 +89,6 @@ run_case() { # PID URL MODE(keepalive|close)
     -v hz="$ticks_per_second" 'BEGIN {if (n == 0) n = 1e99; printf "%.1f %.2f", t / hz / n * 1e6, u / hz / n * 1e6}')
   echo "$rate $p50 $p99 $cpu ${errors:+!$errors}"
 }
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 
 
 # Every case once per round; results[case] collects "rate p50 p99 cpu user errors" lines.
@@ -293,8 +266,6 @@ taskset -c 0 "$tools/reference_echo" "$reference_port" &
 pids+=("$!")
 sleep 0.2
 echo
-# field NAME "k=v k=v ..." -> v
-field() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k {print $2}'; }
 declare -A echo_figures
 for _ in $(seq "$rounds"); do
   for server in "netdiag:$echo_port" "reference:$reference_port"; do
@@ -347,3 +318,7 @@ echo
 # --- the fleet view: 50 pods probing each other (tests/bench/fleet.sh) ------------
 echo
 "$root/tests/bench/fleet.sh" "$build"
+
+# --- the UDP echo beside its reference ------------------------------------------------
+echo
+"$root/tests/bench/udp_echo.sh" "$build"

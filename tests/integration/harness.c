@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,6 +404,18 @@ const char *nd_test_json_string(const cJSON *object, const char *path)
     return node->valuestring;
 }
 
+const cJSON *nd_test_json_find(const cJSON *object, const char *path, const char *key,
+                               const char *value)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach(item, nd_test_json_get(object, path))
+    {
+        if (strcmp(nd_test_json_string(item, key), value) == 0)
+            return item;
+    }
+    return NULL;
+}
+
 bool nd_test_json_bool(const cJSON *object, const char *path)
 {
     const cJSON *node = nd_test_json_get(object, path);
@@ -542,7 +555,7 @@ unsigned nd_test_read_port_file(const char *path, int timeout_ms)
     return 0;
 }
 
-unsigned nd_test_free_udp_port(void)
+int nd_test_bind_udp(unsigned *port)
 {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
@@ -551,8 +564,103 @@ unsigned nd_test_free_udp_port(void)
     assert_int_equal(bind(fd, (struct sockaddr *)&address, sizeof address), 0);
     socklen_t length = sizeof address;
     assert_int_equal(getsockname(fd, (struct sockaddr *)&address, &length), 0);
-    close(fd);
-    return ntohs(address.sin_port);
+    *port = ntohs(address.sin_port);
+    return fd;
+}
+
+unsigned nd_test_free_udp_port(void)
+{
+    unsigned port;
+    close(nd_test_bind_udp(&port));
+    return port;
+}
+
+static size_t discard_body(char *data, size_t size, size_t count, void *context)
+{
+    (void)data;
+    (void)context;
+    return size * count;
+}
+
+void nd_test_get_all(const struct nd_test_server *server, const char *path, unsigned count,
+                     long *statuses)
+{
+    CURLM *multi = curl_multi_init();
+    assert_non_null(multi);
+    CURL **handles = calloc(count, sizeof *handles);
+    assert_non_null(handles);
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", server->base_url, path);
+    for (unsigned i = 0; i < count; i++) {
+        handles[i] = curl_easy_init();
+        assert_non_null(handles[i]);
+        curl_easy_setopt(handles[i], CURLOPT_URL, url);
+        curl_easy_setopt(handles[i], CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(handles[i], CURLOPT_TIMEOUT, 30L);
+        curl_easy_setopt(handles[i], CURLOPT_WRITEFUNCTION, discard_body);
+        curl_multi_add_handle(multi, handles[i]);
+    }
+    int running = 1;
+    while (running) {
+        curl_multi_perform(multi, &running);
+        if (running)
+            curl_multi_poll(multi, NULL, 0, 100, NULL);
+    }
+    for (unsigned i = 0; i < count; i++) {
+        statuses[i] = 0;
+        curl_easy_getinfo(handles[i], CURLINFO_RESPONSE_CODE, &statuses[i]);
+        curl_multi_remove_handle(multi, handles[i]);
+        curl_easy_cleanup(handles[i]);
+    }
+    curl_multi_cleanup(multi);
+    free(handles);
+}
+
+struct nd_test_batch {
+    const struct nd_test_server *server;
+    char path[1024];
+    unsigned count;
+    long *statuses;
+    pthread_t thread;
+};
+
+static void *get_all_on_thread(void *argument)
+{
+    struct nd_test_batch *batch = argument;
+    nd_test_get_all(batch->server, batch->path, batch->count, batch->statuses);
+    return NULL;
+}
+
+struct nd_test_batch *nd_test_get_all_begin(const struct nd_test_server *server, const char *path,
+                                            unsigned count)
+{
+    struct nd_test_batch *batch = calloc(1, sizeof *batch);
+    assert_non_null(batch);
+    batch->statuses = calloc(count, sizeof *batch->statuses);
+    assert_non_null(batch->statuses);
+    batch->server = server;
+    batch->count = count;
+    snprintf(batch->path, sizeof batch->path, "%s", path);
+    assert_int_equal(pthread_create(&batch->thread, NULL, get_all_on_thread, batch), 0);
+    return batch;
+}
+
+void nd_test_get_all_end(struct nd_test_batch *batch, long *statuses)
+{
+    assert_int_equal(pthread_join(batch->thread, NULL), 0);
+    memcpy(statuses, batch->statuses, batch->count * sizeof *statuses);
+    free(batch->statuses);
+    free(batch);
+}
+
+int nd_test_command(const char *command, char *out, size_t size)
+{
+    FILE *pipe = popen(command, "r");
+    assert_non_null(pipe);
+    size_t length = fread(out, 1, size - 1, pipe);
+    out[length] = '\0';
+    int status = pclose(pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 unsigned nd_test_free_port_on(const char *const *addresses, size_t count)

@@ -104,6 +104,11 @@ double nd_test_json_number(const cJSON *object, const char *path);
 const char *nd_test_json_string(const cJSON *object, const char *path);
 bool nd_test_json_bool(const cJSON *object, const char *path);
 
+/* The object in the array at path whose member key is the string value
+ * (the /connect phase named "exchange"), NULL when none is. */
+const cJSON *nd_test_json_find(const cJSON *object, const char *path, const char *key,
+                               const char *value);
+
 /* Connects a TCP socket to 127.0.0.1:port (blocking). Fails the test on error. */
 int nd_test_connect(unsigned port);
 
@@ -150,6 +155,29 @@ unsigned nd_test_free_udp_port(void);
  * ephemeral range (32768 and up), where a client connection of another
  * test cannot take it from under the server. */
 unsigned nd_test_free_port_on(const char *const *addresses, size_t count);
+
+/* A UDP socket bound to 127.0.0.1, a free port (stored in *port); the
+ * caller closes it. Nobody reads it: datagrams sent to it vanish without
+ * an ICMP error, as behind a filter. */
+int nd_test_bind_udp(unsigned *port);
+
+/* GETs path (with its query) count times at once, with libcurl's multi
+ * interface on the calling thread, and stores each answer's status in
+ * statuses (0 when none came within 30 s). */
+void nd_test_get_all(const struct nd_test_server *server, const char *path, unsigned count,
+                     long *statuses);
+
+/* The same on a thread of its own, while the test goes on: begin starts it
+ * (path is copied), end waits for every answer, stores the statuses (count
+ * of them) and frees the batch. */
+struct nd_test_batch;
+struct nd_test_batch *nd_test_get_all_begin(const struct nd_test_server *server, const char *path,
+                                            unsigned count);
+void nd_test_get_all_end(struct nd_test_batch *batch, long *statuses);
+
+/* Runs a shell command and returns its exit status (-1 when it did not
+ * exit), with the start of its output in out (NUL-terminated). */
+int nd_test_command(const char *command, char *out, size_t size);
 
 /* A path under the source tree ($NETDIAG_SOURCE_DIR). */
 void nd_test_source_path(const char *relative, char *out, size_t size);

@@ -116,13 +116,7 @@ static void probe(const char *query, struct nd_test_response *response)
 /* The phase object named name, NULL when the answer has none. */
 static const cJSON *phase(const cJSON *body, const char *name)
 {
-    const cJSON *item;
-    cJSON_ArrayForEach(item, nd_test_json_get(body, "phases"))
-    {
-        if (strcmp(nd_test_json_string(item, "phase"), name) == 0)
-            return item;
-    }
-    return NULL;
+    return nd_test_json_find(body, "phases", "phase", name);
 }
 
 /* --- the cases --------------------------------------------------------------- */
@@ -421,51 +415,6 @@ static void test_allow_list(void **state)
 
 /* --- 200 probes at once ------------------------------------------------------ */
 
-static size_t discard(char *data, size_t size, size_t count, void *context)
-{
-    (void)data;
-    (void)context;
-    return size * count;
-}
-
-struct batch {
-    const struct nd_test_server *server;
-    unsigned port;
-    int count;
-    int answered_200;
-};
-
-static void *probe_many(void *argument)
-{
-    struct batch *batch = argument;
-    CURLM *multi = curl_multi_init();
-    CURL *handles[256];
-    char url[160];
-    snprintf(url, sizeof url, "%s/connect?host=127.0.0.1&port=%u&send=x&timeout_ms=3000",
-             batch->server->base_url, batch->port);
-    for (int i = 0; i < batch->count; i++) {
-        handles[i] = curl_easy_init();
-        curl_easy_setopt(handles[i], CURLOPT_URL, url);
-        curl_easy_setopt(handles[i], CURLOPT_WRITEFUNCTION, discard);
-        curl_multi_add_handle(multi, handles[i]);
-    }
-    int running = 1;
-    while (running) {
-        curl_multi_perform(multi, &running);
-        if (running)
-            curl_multi_poll(multi, NULL, 0, 100, NULL);
-    }
-    for (int i = 0; i < batch->count; i++) {
-        long status = 0;
-        curl_easy_getinfo(handles[i], CURLINFO_RESPONSE_CODE, &status);
-        batch->answered_200 += status == 200;
-        curl_multi_remove_handle(multi, handles[i]);
-        curl_easy_cleanup(handles[i]);
-    }
-    curl_multi_cleanup(multi);
-    return NULL;
-}
-
 static void test_200_probes_at_once(void **state)
 {
     (void)state;
@@ -473,9 +422,10 @@ static void test_200_probes_at_once(void **state)
     nd_test_server_start(&busy, (const char *[]){"--slow-max-waiting", "256", NULL});
     struct listener listener;
     start_listener(&listener, "127.0.0.1", 0, NEVER_ANSWERS);
-    struct batch batch = {.server = &busy, .port = listener.port, .count = 200};
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, probe_many, &batch), 0);
+    char path[128];
+    snprintf(path, sizeof path, "/connect?host=127.0.0.1&port=%u&send=x&timeout_ms=3000",
+             listener.port);
+    struct nd_test_batch *batch = nd_test_get_all_begin(&busy, path, 200);
     /* Wait until they are all in flight. */
     for (int waited = 0;; waited += 20) {
         struct nd_test_response metrics;
@@ -495,8 +445,10 @@ static void test_200_probes_at_once(void **state)
         assert_true(response.seconds < 0.5);
         nd_test_response_free(&response);
     }
-    assert_int_equal(pthread_join(thread, NULL), 0);
-    assert_int_equal(batch.answered_200, 200);
+    long statuses[200];
+    nd_test_get_all_end(batch, statuses);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(statuses[i], 200);
     struct nd_test_response metrics;
     nd_test_get(&busy, "/metrics", &metrics);
     assert_non_null(strstr(metrics.body, "netdiag_connect_probes_total{result=\"timeout\"} 200"));

@@ -8,34 +8,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
-
-static struct nd_test_server server;
-
-/* A UDP socket bound to 127.0.0.1 that nobody reads: datagrams to it
- * vanish without an ICMP error, as behind a filter. */
-static int silent_socket(unsigned *port)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in address = {.sin_family = AF_INET};
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&address, sizeof address), 0);
-    socklen_t length = sizeof address;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&address, &length), 0);
-    *port = ntohs(address.sin_port);
-    return fd;
-}
 
 static void probe_on(const struct nd_test_server *target, const char *query,
                      struct nd_test_response *response)
@@ -50,31 +29,20 @@ static void probe_on(const struct nd_test_server *target, const char *query,
     assert_string_equal(nd_test_json_string(response->json, "proto"), "udp");
 }
 
-static void probe(const char *query, struct nd_test_response *response)
-{
-    probe_on(&server, query, response);
-}
-
 /* The phase object named name, NULL when the answer has none. */
 static const cJSON *phase(const cJSON *body, const char *name)
 {
-    const cJSON *item;
-    cJSON_ArrayForEach(item, nd_test_json_get(body, "phases"))
-    {
-        if (strcmp(nd_test_json_string(item, "phase"), name) == 0)
-            return item;
-    }
-    return NULL;
+    return nd_test_json_find(body, "phases", "phase", name);
 }
 
 static void test_echo_replies_match(void **state)
 {
-    (void)state;
+    const struct nd_test_server *server = *state;
     char query[160];
     snprintf(query, sizeof query, "host=127.0.0.1&port=%u&send=hello&count=3&interval_ms=20",
-             server.echo_udp_port);
+             server->echo_udp_port);
     struct nd_test_response response;
-    probe(query, &response);
+    probe_on(server, query, &response);
     assert_true(nd_test_json_bool(response.json, "ok"));
     assert_string_equal(nd_test_json_string(response.json, "result"), "ok");
     assert_string_equal(nd_test_json_string(response.json, "reply.text"), "hello");
@@ -100,13 +68,14 @@ static void test_echo_replies_match(void **state)
 
     /* Binary bytes go out as they are and come back as hex; an empty
      * datagram comes back empty. */
-    snprintf(query, sizeof query, "host=127.0.0.1&port=%u&send_hex=00ff10fe", server.echo_udp_port);
-    probe(query, &response);
+    snprintf(query, sizeof query, "host=127.0.0.1&port=%u&send_hex=00ff10fe",
+             server->echo_udp_port);
+    probe_on(server, query, &response);
     assert_true(nd_test_json_bool(response.json, "ok"));
     assert_string_equal(nd_test_json_string(response.json, "reply.hex"), "00ff10fe");
     nd_test_response_free(&response);
-    snprintf(query, sizeof query, "host=127.0.0.1&port=%u&send=", server.echo_udp_port);
-    probe(query, &response);
+    snprintf(query, sizeof query, "host=127.0.0.1&port=%u&send=", server->echo_udp_port);
+    probe_on(server, query, &response);
     assert_true(nd_test_json_bool(response.json, "ok"));
     assert_int_equal(nd_test_json_number(response.json, "reply.bytes"), 0);
     assert_int_equal(
@@ -115,7 +84,7 @@ static void test_echo_replies_match(void **state)
 
     /* The probe's counters in /metrics. */
     struct nd_test_response metrics;
-    nd_test_get(&server, "/metrics", &metrics);
+    nd_test_get(server, "/metrics", &metrics);
     assert_non_null(
         strstr(metrics.body, "\nnetdiag_connect_udp_probes_total{result=\"replied\"} "));
     assert_null(strstr(metrics.body, "\nnetdiag_connect_udp_datagrams_answered_total 0\n"));
@@ -124,13 +93,13 @@ static void test_echo_replies_match(void **state)
 
 static void test_closed_port_is_refused(void **state)
 {
-    (void)state;
+    const struct nd_test_server *server = *state;
     unsigned port;
-    close(silent_socket(&port)); /* bound a moment ago: now nothing is */
+    close(nd_test_bind_udp(&port)); /* bound a moment ago: now nothing is */
     char query[128];
     snprintf(query, sizeof query, "host=127.0.0.1&port=%u&send=hello&count=3", port);
     struct nd_test_response response;
-    probe(query, &response);
+    probe_on(server, query, &response);
     assert_false(nd_test_json_bool(response.json, "ok"));
     assert_string_equal(nd_test_json_string(response.json, "result"), "refused");
     assert_string_equal(nd_test_json_string(response.json, "failed_phase"), "exchange");
@@ -144,13 +113,13 @@ static void test_closed_port_is_refused(void **state)
 
 static void test_silent_port_is_no_reply(void **state)
 {
-    (void)state;
+    const struct nd_test_server *server = *state;
     unsigned port;
-    int fd = silent_socket(&port);
+    int fd = nd_test_bind_udp(&port);
     char query[160];
     snprintf(query, sizeof query, "host=127.0.0.1&port=%u&send=hello&count=2&timeout_ms=500", port);
     struct nd_test_response response;
-    probe(query, &response);
+    probe_on(server, query, &response);
     assert_false(nd_test_json_bool(response.json, "ok"));
     assert_string_equal(nd_test_json_string(response.json, "result"), "no_reply");
     assert_string_equal(nd_test_json_string(response.json, "failed_phase"), "exchange");
@@ -197,7 +166,7 @@ static void test_two_families_refused_then_answered(void **state)
 
 static void test_bad_parameters(void **state)
 {
-    (void)state;
+    const struct nd_test_server *server = *state;
     static const struct nd_test_bad_input cases[] = {
         {"/connect?host=localhost&port=53&proto=sctp", "invalid_argument", "proto"},
         {"/connect?host=localhost&port=53&proto=udp", "missing_parameter", "send"},
@@ -223,31 +192,31 @@ static void test_bad_parameters(void **state)
         {"/connect?host=localhost&port=53&proto=udp&proto=tcp&send=x", "duplicate_parameter",
          "proto"},
     };
-    nd_test_expect_bad_inputs(&server, cases, sizeof cases / sizeof cases[0]);
+    nd_test_expect_bad_inputs(server, cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_allow_list(void **state)
 {
-    (void)state;
+    const struct nd_test_server *server = *state;
     struct nd_test_server guarded;
     char allow[64];
-    snprintf(allow, sizeof allow, "127.0.0.1:%u", server.echo_udp_port);
+    snprintf(allow, sizeof allow, "127.0.0.1:%u", server->echo_udp_port);
     nd_test_server_start(&guarded, (const char *[]){"--connect-allow", allow, NULL});
     char path[160];
     snprintf(path, sizeof path, "/connect?proto=udp&host=127.0.0.2&port=%u&send=x",
-             server.echo_udp_port);
+             server->echo_udp_port);
     struct nd_test_response response;
     nd_test_get(&guarded, path, &response);
     nd_test_assert_problem(&response, 403, "forbidden", "host");
     nd_test_response_free(&response);
     snprintf(path, sizeof path, "/connect?proto=udp&host=127.0.0.1&port=%u&send=x",
-             server.echo_udp_port);
+             server->echo_udp_port);
     nd_test_get(&guarded, path, &response);
     assert_int_equal(response.status, 200);
     assert_true(nd_test_json_bool(response.json, "ok"));
     nd_test_response_free(&response);
     /* The metadata service is refused with an empty list too. */
-    nd_test_get(&server, "/connect?proto=udp&host=169.254.169.254&port=53&send=x", &response);
+    nd_test_get(server, "/connect?proto=udp&host=169.254.169.254&port=53&send=x", &response);
     nd_test_assert_problem(&response, 403, "forbidden", "host");
     nd_test_response_free(&response);
     assert_int_equal(nd_test_server_stop(&guarded, 10000), 0);
@@ -261,63 +230,19 @@ static void test_allow_list(void **state)
 
 /* --- 100 probes at once ----------------------------------------------------- */
 
-static size_t discard(char *data, size_t size, size_t count, void *context)
-{
-    (void)data;
-    (void)context;
-    return size * count;
-}
-
-struct batch {
-    const struct nd_test_server *server;
-    unsigned port;
-    int count;
-    int answered_200;
-};
-
-static void *probe_many(void *argument)
-{
-    struct batch *batch = argument;
-    CURLM *multi = curl_multi_init();
-    CURL *handles[128];
-    char url[192];
-    snprintf(url, sizeof url,
-             "%s/connect?proto=udp&host=127.0.0.1&port=%u&send=x&count=3&interval_ms=100&"
-             "timeout_ms=1500",
-             batch->server->base_url, batch->port);
-    for (int i = 0; i < batch->count; i++) {
-        handles[i] = curl_easy_init();
-        curl_easy_setopt(handles[i], CURLOPT_URL, url);
-        curl_easy_setopt(handles[i], CURLOPT_WRITEFUNCTION, discard);
-        curl_multi_add_handle(multi, handles[i]);
-    }
-    int running = 1;
-    while (running) {
-        curl_multi_perform(multi, &running);
-        if (running)
-            curl_multi_poll(multi, NULL, 0, 100, NULL);
-    }
-    for (int i = 0; i < batch->count; i++) {
-        long status = 0;
-        curl_easy_getinfo(handles[i], CURLINFO_RESPONSE_CODE, &status);
-        batch->answered_200 += status == 200;
-        curl_multi_remove_handle(multi, handles[i]);
-        curl_easy_cleanup(handles[i]);
-    }
-    curl_multi_cleanup(multi);
-    return NULL;
-}
-
 static void test_100_probes_at_once(void **state)
 {
     (void)state;
     struct nd_test_server busy;
     nd_test_server_start(&busy, (const char *[]){"--slow-max-waiting", "128", NULL});
     unsigned port;
-    int fd = silent_socket(&port);
-    struct batch batch = {.server = &busy, .port = port, .count = 100};
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, probe_many, &batch), 0);
+    int fd = nd_test_bind_udp(&port);
+    char path[192];
+    snprintf(path, sizeof path,
+             "/connect?proto=udp&host=127.0.0.1&port=%u&send=x&count=3&interval_ms=100&"
+             "timeout_ms=1500",
+             port);
+    struct nd_test_batch *batch = nd_test_get_all_begin(&busy, path, 100);
     /* The fast endpoints stay fast while they wait. */
     for (int i = 0; i < 100; i++) {
         struct nd_test_response response;
@@ -326,8 +251,10 @@ static void test_100_probes_at_once(void **state)
         assert_true(response.seconds < 0.5);
         nd_test_response_free(&response);
     }
-    assert_int_equal(pthread_join(thread, NULL), 0);
-    assert_int_equal(batch.answered_200, 100);
+    long statuses[100];
+    nd_test_get_all_end(batch, statuses);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(statuses[i], 200);
     struct nd_test_response metrics;
     nd_test_get(&busy, "/metrics", &metrics);
     assert_non_null(
@@ -336,22 +263,6 @@ static void test_100_probes_at_once(void **state)
     nd_test_response_free(&metrics);
     close(fd);
     assert_int_equal(nd_test_server_stop(&busy, 10000), 0);
-}
-
-static int start(void **state)
-{
-    (void)state;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    nd_test_server_start(&server, NULL);
-    return 0;
-}
-
-static int stop(void **state)
-{
-    (void)state;
-    int status = nd_test_server_stop(&server, 10000);
-    curl_global_cleanup();
-    return status == 0 ? 0 : -1;
 }
 
 int main(void)
@@ -365,5 +276,9 @@ int main(void)
         cmocka_unit_test(test_allow_list),
         cmocka_unit_test(test_100_probes_at_once),
     };
-    return cmocka_run_group_tests(tests, start, stop);
+    /* Once, before any thread: test_100_probes_at_once runs libcurl on two. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int failed = cmocka_run_group_tests(tests, nd_test_group_setup, nd_test_group_teardown);
+    curl_global_cleanup();
+    return failed;
 }

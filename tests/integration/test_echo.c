@@ -80,12 +80,8 @@ static void test_external_client(void **state)
     snprintf(command, sizeof command,
              "printf 'hello from socat' | socat -t 2 - TCP:127.0.0.1:%u,shut-down",
              server->echo_port);
-    FILE *pipe = popen(command, "r");
-    assert_non_null(pipe);
-    char output[64] = "";
-    size_t n = fread(output, 1, sizeof output - 1, pipe);
-    output[n] = '\0';
-    assert_int_equal(pclose(pipe), 0);
+    char output[64];
+    assert_int_equal(nd_test_command(command, output, sizeof output), 0);
     assert_string_equal(output, "hello from socat");
 }
 

@@ -277,52 +277,6 @@ static void test_allow_list(void **state)
     assert_int_equal(nd_test_server_stop(&guarded, 10000), 0);
 }
 
-struct waiter_batch {
-    const struct nd_test_server *server;
-    unsigned port;
-    int count;
-    long statuses[64];
-};
-
-static size_t discard(char *data, size_t size, size_t count, void *context)
-{
-    (void)data;
-    (void)context;
-    return size * count;
-}
-
-/* 64 requests at once to a silent server, each waiting up to 5 s. */
-static void *wait_on_silent_server(void *context)
-{
-    struct waiter_batch *batch = context;
-    CURLM *multi = curl_multi_init();
-    CURL *handles[64];
-    char url[160];
-    snprintf(url, sizeof url, "%s/time/sntp?server=127.0.0.1:%u&timeout_ms=5000",
-             batch->server->base_url, batch->port);
-    for (int i = 0; i < batch->count; i++) {
-        handles[i] = curl_easy_init();
-        curl_easy_setopt(handles[i], CURLOPT_URL, url);
-        curl_easy_setopt(handles[i], CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(handles[i], CURLOPT_TIMEOUT, 30L);
-        curl_easy_setopt(handles[i], CURLOPT_WRITEFUNCTION, discard);
-        curl_multi_add_handle(multi, handles[i]);
-    }
-    int running = 1;
-    while (running) {
-        curl_multi_perform(multi, &running);
-        if (running)
-            curl_multi_poll(multi, NULL, 0, 100, NULL);
-    }
-    for (int i = 0; i < batch->count; i++) {
-        curl_easy_getinfo(handles[i], CURLINFO_RESPONSE_CODE, &batch->statuses[i]);
-        curl_multi_remove_handle(multi, handles[i]);
-        curl_easy_cleanup(handles[i]);
-    }
-    curl_multi_cleanup(multi);
-    return NULL;
-}
-
 static void test_slow_requests_never_block_fast_ones(void **state)
 {
     (void)state;
@@ -331,9 +285,10 @@ static void test_slow_requests_never_block_fast_ones(void **state)
     struct nd_test_fake fake;
     start_fake("silent", &fake);
 
-    struct waiter_batch batch = {.server = &isolated, .port = fake.port, .count = 64};
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, wait_on_silent_server, &batch), 0);
+    /* 64 requests at once to the silent server, each waiting up to 5 s. */
+    char waiting[96];
+    snprintf(waiting, sizeof waiting, "/time/sntp?server=127.0.0.1:%u&timeout_ms=5000", fake.port);
+    struct nd_test_batch *batch = nd_test_get_all_begin(&isolated, waiting, 64);
     /* The silent server logs each request it drops: once it has 64, all 64
      * are waiting inside netdiag. */
     for (int waited = 0; nd_test_count_in_file(fake.log_path, "dropped a request") < 64;
@@ -369,9 +324,10 @@ static void test_slow_requests_never_block_fast_ones(void **state)
         nd_test_response_free(&response);
     }
 
-    assert_int_equal(pthread_join(thread, NULL), 0);
+    long statuses[64];
+    nd_test_get_all_end(batch, statuses);
     for (int i = 0; i < 64; i++)
-        assert_int_equal(batch.statuses[i], 504);
+        assert_int_equal(statuses[i], 504);
 
     /* Once they time out, slow requests are accepted again. */
     struct nd_test_response response;

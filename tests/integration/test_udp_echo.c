@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "harness.h"
 
@@ -38,7 +37,7 @@ static double dropped(const struct nd_test_server *server, const char *reason)
 }
 
 /* Runs a Python client (script text) with arguments; returns its exit
- * status and its first line of output in out. */
+ * status, its output in out. */
 static int run_python(const struct nd_test_server *server, const char *script,
                       const char *arguments, char *out, size_t size)
 {
@@ -49,14 +48,7 @@ static int run_python(const struct nd_test_server *server, const char *script,
     assert_true(fputs(script, file) >= 0);
     assert_int_equal(fclose(file), 0);
     snprintf(command, sizeof command, "python3 %s %s", path, arguments);
-    FILE *pipe = popen(command, "r");
-    assert_non_null(pipe);
-    out[0] = '\0';
-    if (!fgets(out, (int)size, pipe))
-        out[0] = '\0';
-    out[strcspn(out, "\n")] = '\0';
-    int status = pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return nd_test_command(command, out, size);
 }
 
 static void test_socat(void **state)
@@ -66,12 +58,8 @@ static void test_socat(void **state)
     snprintf(command, sizeof command,
              "printf 'Test message. This will be echoed' | socat -t 1 - UDP:127.0.0.1:%u",
              server->echo_udp_port);
-    FILE *pipe = popen(command, "r");
-    assert_non_null(pipe);
-    char output[64] = "";
-    size_t n = fread(output, 1, sizeof output - 1, pipe);
-    output[n] = '\0';
-    assert_int_equal(pclose(pipe), 0);
+    char output[64];
+    assert_int_equal(nd_test_command(command, output, sizeof output), 0);
     assert_string_equal(output, "Test message. This will be echoed");
 }
 
