@@ -435,13 +435,9 @@ static bool load_fleet(struct nd_config *config, char *why, size_t why_size)
         if (!inet_ntop(family, packed, config->pod_ip, sizeof config->pod_ip))
             return fail(why, why_size, "--pod-ip: %s", strerror(errno));
     }
-    for (const char *c = config->node_name; *c; c++) {
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-              *c == '.' || *c == '-' || *c == '_'))
-            return fail(why, why_size,
-                        "--node-name: '%.64s' is not a node name (letters, digits, '.', '-', '_')",
-                        config->node_name);
-    }
+    /* A Kubernetes node name is a DNS subdomain. */
+    if (config->node_name[0] && nd_resolve_validate_name(config->node_name, &error) != ND_OK)
+        return fail(why, why_size, "--node-name: %s", error.message);
     if (!config->peers_dns[0])
         return true;
     if (nd_resolve_validate_name(config->peers_dns, &error) != ND_OK)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "netdiag/http_reply.h"
+#include "netdiag/resolve.h"
 #include "netdiag/version.h"
 #include "probe/dns_query.h"
 
@@ -230,10 +231,15 @@ static void read_health_answer(const struct nd_connect_result *result, struct nd
     if (reply.status != 200)
         nd_error_set(error, ND_ERR_PROTOCOL, "GET /healthz answered %u %s", reply.status,
                      reply.reason);
+    /* A peer's word goes into labels and JSON: a node name (a DNS name, as
+     * --node-name must be) or nothing. */
     for (size_t i = 0; i < reply.field_count; i++) {
-        if (strcasecmp(reply.fields[i].name, "Netdiag-Node") == 0 && !reply.fields[i].value_cut &&
-            strlen(reply.fields[i].value) < node_size)
-            snprintf(node, node_size, "%s", reply.fields[i].value);
+        const struct nd_http_reply_field *field = &reply.fields[i];
+        struct nd_error invalid;
+        if (strcasecmp(field->name, "Netdiag-Node") == 0 && !field->value_cut &&
+            strlen(field->value) < node_size &&
+            nd_resolve_validate_name(field->value, &invalid) == ND_OK)
+            snprintf(node, node_size, "%s", field->value);
     }
 }
 

@@ -136,6 +136,15 @@ static void test_refusals_name_the_flag(void **state)
         {{"--dns-allow", "10.0.0.0/99"}, "--dns-allow:"},
         {{"--dns-allow", ","}, "--dns-allow: no entry"},
         {{"--dns-resolv-conf", "/"}, "--dns-resolv-conf:"},
+        /* The fleet view's settings. */
+        {{"--peers-dns", "10.0.0.1"}, "--peers-dns: '10.0.0.1' is an address"},
+        {{"--peers-dns", "peers..test"}, "--peers-dns:"},
+        {{"--peers-dns", "p.test", "--peers-dns-server", "dns.test"},
+         "--peers-dns-server: 'dns.test' is not an IP address"},
+        {{"--peers-interval", "0"}, "--peers-interval:"},
+        {{"--peers-max", "1025"}, "--peers-max:"},
+        {{"--pod-ip", "10.0.0.256"}, "--pod-ip: '10.0.0.256' is not an IP address"},
+        {{"--node-name", "node one"}, "--node-name:"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal(load(cases[i].arguments), ND_CONFIG_ERROR);
@@ -258,11 +267,11 @@ static void test_usage_lists_every_option(void **state)
     assert_non_null(out);
     nd_config_print_usage(out);
     fclose(out);
-    static const char *const expected[] = {
-        "--listen",          "NETDIAG_LISTEN",    "--echo-listen",
-        "--echo-udp-listen", "--echo-udp-rate",   "NETDIAG_ECHO_UDP_BURST",
-        "--sntp-server",     "--auth-token-file", "--healthcheck",
-        "--dns-allow"};
+    static const char *const expected[] = {"--listen",        "NETDIAG_LISTEN",
+                                           "--echo-listen",   "--echo-udp-listen",
+                                           "--echo-udp-rate", "NETDIAG_ECHO_UDP_BURST",
+                                           "--sntp-server",   "--auth-token-file",
+                                           "--healthcheck",   "--dns-allow"};
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         assert_non_null(strstr(text, expected[i]));
     free(text);
