@@ -19,4 +19,10 @@ size_t nd_format_decimal(uint64_t value, char *out);
 /* count bytes as 2 * count lower-case hex digits, then a NUL, into out. */
 void nd_format_hex(const uint8_t *bytes, size_t count, char *out);
 
+/* Length of the valid UTF-8 sequence that starts text (1 for ASCII, NUL
+ * included), or 0 when it is not one (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF). Reads no further than the first byte
+ * that breaks the sequence, so a NUL-terminated text is never overrun. */
+size_t nd_format_utf8_length(const unsigned char *text);
+
 #endif

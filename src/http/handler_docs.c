@@ -110,7 +110,7 @@ static bool safe_file_name(const char *name, size_t length)
 void nd_handle_docs_asset(struct nd_request *request)
 {
     static const char prefix[] = "/docs/";
-    const char *name = request->target + sizeof prefix - 1;
+    const char *name = request->path + sizeof prefix - 1;
     size_t length = request->path_length - (sizeof prefix - 1);
     char file_name[129];
     const char *directory = nd_http_get_config(request->server)->docs_dir;

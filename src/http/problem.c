@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "netdiag/format.h"
+
 struct error_mapping {
     unsigned status;
     const char *code;
@@ -100,38 +102,6 @@ const char *nd_problem_title(unsigned status)
     }
 }
 
-/* Length of the valid UTF-8 sequence at text, or 0 when it is not one
- * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_sequence_length(const unsigned char *text)
-{
-    unsigned char lead = text[0];
-    size_t length;
-    unsigned long code_point;
-    if (lead < 0x80)
-        return 1;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        length = 2;
-        code_point = lead & 0x1F;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        length = 3;
-        code_point = lead & 0x0F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        length = 4;
-        code_point = lead & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < length; i++) {
-        if ((text[i] & 0xC0) != 0x80)
-            return 0;
-        code_point = (code_point << 6) | (text[i] & 0x3F);
-    }
-    if ((length == 3 && (code_point < 0x800 || (code_point >= 0xD800 && code_point <= 0xDFFF))) ||
-        (length == 4 && (code_point < 0x10000 || code_point > 0x10FFFF)))
-        return 0;
-    return length;
-}
-
 /* Client input is echoed in problem details; JSON must stay valid UTF-8 and
  * a terminal reading the log must not receive control bytes, so anything
  * else becomes '?'. */
@@ -140,7 +110,7 @@ static void sanitize_text(const char *text, char *out, size_t size)
     const unsigned char *p = (const unsigned char *)text;
     size_t used = 0;
     while (*p && used + 5 < size) {
-        size_t length = utf8_sequence_length(p);
+        size_t length = nd_format_utf8_length(p);
         if (length == 0 || (length == 1 && (*p < 0x20 || *p == 0x7F))) {
             out[used++] = '?';
             p++;
