@@ -162,12 +162,23 @@ void nd_message_add_field(struct nd_message *message, const char *name, const ch
     }
 }
 
+/* The length of a field value without trailing whitespace, which is not
+ * part of the value (RFC 9112 section 5) and which 0.9.75 leaves in. */
+static size_t value_length(const char *value)
+{
+    size_t length = strlen(value);
+    while (length > 0 && (value[length - 1] == ' ' || value[length - 1] == '\t'))
+        length--;
+    return length;
+}
+
 /* RFC 9112 section 3.2 with RFC 3986 section 3.2.2: a host (reg-name,
  * IPv4 or [IP-literal]) and an optional port; empty is allowed. */
 static bool valid_host(const char *host)
 {
-    for (const unsigned char *p = (const unsigned char *)host; *p; p++) {
-        unsigned char c = *p;
+    size_t length = value_length(host);
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)host[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   strchr("-._~%!$&'()*+,;=:[]", c) != NULL;
         if (!ok)
@@ -178,10 +189,11 @@ static bool valid_host(const char *host)
 
 static bool all_digits(const char *text)
 {
-    if (!*text)
+    size_t length = value_length(text);
+    if (length == 0)
         return false;
-    for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9')
+    for (size_t i = 0; i < length; i++) {
+        if (text[i] < '0' || text[i] > '9')
             return false;
     }
     return true;
@@ -189,7 +201,7 @@ static bool all_digits(const char *text)
 
 static bool all_zeros(const char *text)
 {
-    return text[strspn(text, "0")] == '\0';
+    return strspn(text, "0") == value_length(text);
 }
 
 enum nd_message_verdict nd_message_check(const struct nd_message *message, bool http11,

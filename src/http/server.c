@@ -404,6 +404,11 @@ static bool answer_directly(struct nd_request *request, bool with_body, unsigned
     return sent;
 }
 
+/* Set on this thread when the handler asks libmicrohttpd to close the
+ * connection after writing its own answer; libmicrohttpd then reports an
+ * "internal error" of the application, which this was not. */
+static _Thread_local bool closing_after_direct_answer;
+
 /* A message netdiag refuses: 400, and the connection closes, since what
  * follows the header cannot be told apart from a next request. */
 static void refuse_message(struct nd_request *request, const char *detail)
@@ -468,6 +473,7 @@ static bool check_message(struct nd_request *request, const char *url, const cha
         answer_directly(request, strcmp(request->method, MHD_HTTP_METHOD_HEAD) != 0, 431,
                         "headers_too_large", too_large);
         *close_now = true;
+        closing_after_direct_answer = true;
         return false;
     }
     if (target_was_cut(request, url, version)) {
@@ -701,7 +707,13 @@ static void on_library_error(void *context, const char *format, va_list args)
 {
     static const char error_answer[] = "Error processing request (HTTP response code is %u";
     static const char refused[] = "Server reached connection limit.";
+    static const char application_error[] = "Application reported internal error";
     struct nd_http_server *server = context;
+    if (closing_after_direct_answer &&
+        strncmp(format, application_error, sizeof application_error - 1) == 0) {
+        closing_after_direct_answer = false;
+        return;
+    }
     char message[512];
     va_list copy;
     va_copy(copy, args);
