@@ -80,7 +80,8 @@ static const struct option options[] = {
     {"sntp-allow", "NETDIAG_SNTP_ALLOW", "", OPTION_ALLOWLIST, 0, 0, FIELD(sntp_allow),
      "servers /time/sntp may query: host names and CIDRs, comma-separated; empty = any"},
     {"auth-token-file", "NETDIAG_AUTH_TOKEN_FILE", "", OPTION_PATH, 0, 0, FIELD(auth_token_file),
-     "file holding a bearer token every route but /healthz, /readyz, /metrics requires"},
+     "file holding a bearer token every route but /healthz, /readyz, /metrics and the "
+     "documentation requires"},
     {"docs-dir", "NETDIAG_DOCS_DIR", "", OPTION_PATH, 0, 0, FIELD(docs_dir),
      "Swagger UI's files (npm swagger-ui-dist) for /docs; empty = look beside the binary"},
 };

@@ -36,7 +36,7 @@ static const char docs_page[] =
     "<link rel=\"stylesheet\" href=\"docs/swagger-ui.css\">\n</head>\n<body>\n"
     "<div id=\"swagger-ui\"></div>\n<script src=\"docs/swagger-ui-bundle.js\"></script>\n"
     "<script>window.ui = SwaggerUIBundle({url: \"openapi.json\", dom_id: \"#swagger-ui\", "
-    "deepLinking: true});</script>\n</body>\n</html>\n";
+    "deepLinking: true, persistAuthorization: true});</script>\n</body>\n</html>\n";
 
 static const char missing_page[] =
     "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
@@ -92,6 +92,24 @@ static const char *type_of(const char *name)
     return NULL;
 }
 
+/* /docs/ is /docs: the page's links are relative to /docs, so it must be
+ * loaded from there. A relative Location keeps it right behind a path
+ * prefix (RFC 9110 section 10.2.2 allows one). */
+static void redirect_to_docs(struct nd_request *request)
+{
+    static const char body[] = "See /docs\n";
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!response) {
+        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION, "../docs");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    nd_reply_response(request, 308, response, sizeof body - 1);
+}
+
 /* One plain file name: no directories, no hidden files, nothing to climb out with. */
 static bool safe_file_name(const char *name, size_t length)
 {
@@ -112,6 +130,10 @@ void nd_handle_docs_asset(struct nd_request *request)
     static const char prefix[] = "/docs/";
     const char *name = request->path + sizeof prefix - 1;
     size_t length = request->path_length - (sizeof prefix - 1);
+    if (length == 0) {
+        redirect_to_docs(request);
+        return;
+    }
     char file_name[129];
     const char *directory = nd_http_get_config(request->server)->docs_dir;
     if (!safe_file_name(name, length) || !directory || !directory[0]) {

@@ -231,9 +231,8 @@ static const char *bearer_token(const char *header)
     return token;
 }
 
-/* With --auth-token-file, every route but the probes, metrics and the
- * documentation needs "Authorization: Bearer <token>". False after answering
- * 401. */
+/* With --auth-token-file, every route but the open ones (routes.h) needs
+ * "Authorization: Bearer <token>". False after answering 401. */
 static bool authorized(struct nd_request *request)
 {
     const char *expected = request->server->config.auth_token;
