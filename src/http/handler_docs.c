@@ -16,6 +16,8 @@ extern const unsigned char nd_openapi_yaml[];
 extern const size_t nd_openapi_yaml_length;
 extern const unsigned char nd_openapi_json[];
 extern const size_t nd_openapi_json_length;
+extern const unsigned char nd_openapi_json_pretty[];
+extern const size_t nd_openapi_json_pretty_length;
 
 void nd_handle_openapi_yaml(struct nd_request *request)
 {
@@ -23,10 +25,15 @@ void nd_handle_openapi_yaml(struct nd_request *request)
                     nd_openapi_yaml_length);
 }
 
+/* Compact unless ?pretty=1, like every other JSON answer. */
 void nd_handle_openapi_json(struct nd_request *request)
 {
-    nd_reply_static(request, 200, "application/json", (const char *)nd_openapi_json,
-                    nd_openapi_json_length);
+    if (request->pretty)
+        nd_reply_static(request, 200, "application/json", (const char *)nd_openapi_json_pretty,
+                        nd_openapi_json_pretty_length);
+    else
+        nd_reply_static(request, 200, "application/json", (const char *)nd_openapi_json,
+                        nd_openapi_json_length);
 }
 
 /* Relative links, so the page also works behind a path prefix. */
