@@ -23,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -329,13 +327,7 @@ static void exchange(unsigned port, const char *request, size_t length, int quie
 {
     memset(answer, 0, sizeof *answer);
     int fd = nd_test_connect(port);
-    size_t sent = 0;
-    while (sent < length) {
-        ssize_t n = send(fd, request + sent, length - sent, MSG_NOSIGNAL);
-        if (n <= 0)
-            break; /* the server may answer and close before reading it all */
-        sent += (size_t)n;
-    }
+    nd_test_send_all(fd, request, length);
     size_t capacity = 1 << 16;
     answer->text = malloc(capacity);
     assert_non_null(answer->text);
@@ -691,16 +683,10 @@ static void test_unsent_answer_is_not_claimed(void **state)
 {
     (void)state;
     struct nd_test_server server;
-    /* A UDP socket that takes the query and never answers it. */
-    int silent = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    assert_true(silent >= 0);
-    struct sockaddr_in address = {.sin_family = AF_INET};
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(silent, (struct sockaddr *)&address, sizeof address), 0);
-    socklen_t address_length = sizeof address;
-    assert_int_equal(getsockname(silent, (struct sockaddr *)&address, &address_length), 0);
+    unsigned silent_port;
+    int silent = nd_test_udp_socket(&silent_port); /* takes the query, never answers */
     char server_arg[64];
-    snprintf(server_arg, sizeof server_arg, "127.0.0.1:%u", ntohs(address.sin_port));
+    snprintf(server_arg, sizeof server_arg, "127.0.0.1:%u", silent_port);
     nd_test_server_start(&server, NULL);
     char request[256];
     int n = snprintf(request, sizeof request,
