@@ -102,7 +102,8 @@ static const struct option options[] = {
      "servers /dns may query: host names and CIDRs, comma-separated; nameservers = the default "
      "servers; empty = any"},
     {"auth-token-file", "NETDIAG_AUTH_TOKEN_FILE", "", OPTION_PATH, 0, 0, FIELD(auth_token_file),
-     "file holding a bearer token every route but /healthz, /readyz, /metrics requires"},
+     "file holding a bearer token every route but /healthz, /readyz, /metrics and the "
+     "documentation requires"},
     {"docs-dir", "NETDIAG_DOCS_DIR", "", OPTION_PATH, 0, 0, FIELD(docs_dir),
      "Swagger UI's files (npm swagger-ui-dist) for /docs; empty = look beside the binary"},
 };

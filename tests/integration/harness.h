@@ -105,6 +105,10 @@ bool nd_test_json_bool(const cJSON *object, const char *path);
 /* Connects a TCP socket to 127.0.0.1:port (blocking). Fails the test on error. */
 int nd_test_connect(unsigned port);
 
+/* Sends what it can of data: stops early, without failing, when the server
+ * closes (it may answer and close before reading a whole request). */
+void nd_test_send_all(int fd, const char *data, size_t length);
+
 /* Sends a raw request on a new connection and returns the status of the
  * answer, or 0 when the connection is refused or closed without one. */
 long nd_test_raw_status(unsigned port, const char *request, size_t length);
@@ -142,6 +146,10 @@ unsigned nd_test_read_port_file(const char *path, int timeout_ms);
 
 /* A UDP port on 127.0.0.1 that was free a moment ago. */
 unsigned nd_test_free_udp_port(void);
+
+/* A UDP socket bound to 127.0.0.1 and its port: a server that takes
+ * datagrams and never answers while it is open. The caller closes it. */
+int nd_test_udp_socket(unsigned *port);
 
 /* A path under the source tree ($NETDIAG_SOURCE_DIR). */
 void nd_test_source_path(const char *relative, char *out, size_t size);
