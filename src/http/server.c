@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -346,6 +347,44 @@ static size_t head_cost(const struct nd_request *request)
     return head + request->message.fields * FIELD_RECORD_BYTES;
 }
 
+/* The socket is idle (this request's answer is the next bytes on it) and
+ * its send buffer holds far more than an answer written directly. */
+static bool send_plain(struct MHD_Connection *connection, struct iovec parts[2])
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!info)
+        return false;
+    struct msghdr message = {.msg_iov = parts, .msg_iovlen = 2};
+    size_t total = parts[0].iov_len + parts[1].iov_len;
+    ssize_t written = sendmsg(info->connect_fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return written == (ssize_t)total;
+}
+
+/* Under HTTPS the same bytes go out through the connection's TLS session:
+ * plain bytes on the socket would break the client's TLS stream (it sees a
+ * record that is not one). The session is idle here as the socket is,
+ * between the request read and an answer libmicrohttpd has not begun to
+ * write. Corked, head and body leave as one record. */
+static bool send_over_tls(struct MHD_Connection *connection, struct iovec parts[2])
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!info || !info->tls_session)
+        return false;
+    gnutls_session_t session = info->tls_session;
+    gnutls_record_cork(session);
+    for (size_t i = 0; i < 2; i++) {
+        if (parts[i].iov_len > 0 &&
+            gnutls_record_send(session, parts[i].iov_base, parts[i].iov_len) !=
+                (ssize_t)parts[i].iov_len)
+            break;
+    }
+    /* Not GNUTLS_RECORD_WAIT: like send_plain, it never blocks the thread. */
+    ssize_t written = gnutls_record_uncork(session, 0);
+    return written == (ssize_t)(parts[0].iov_len + parts[1].iov_len);
+}
+
 /* The answer written straight to the socket, for a head too large to leave
  * libmicrohttpd room for one: status line, headers and problem body in one
  * send. The connection closes after it. False when it could not be sent
@@ -382,18 +421,12 @@ static bool answer_directly(struct nd_request *request, bool with_body, unsigned
                  status, nd_problem_title(status), date, body_length, request->request_id,
                  cors ? "Access-Control-Allow-Origin: " : "", cors ? origin : "",
                  cors ? "\r\nAccess-Control-Expose-Headers: X-Request-Id, Retry-After\r\n" : "");
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(request->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
     bool sent = false;
-    if (info && head_length > 0 && (size_t)head_length < sizeof head) {
+    if (head_length > 0 && (size_t)head_length < sizeof head) {
         struct iovec parts[2] = {{.iov_base = head, .iov_len = (size_t)head_length},
                                  {.iov_base = body, .iov_len = with_body ? body_length : 0}};
-        struct msghdr message = {.msg_iov = parts, .msg_iovlen = 2};
-        size_t total = parts[0].iov_len + parts[1].iov_len;
-        /* The socket is idle (this request's answer is the next bytes on
-         * it) and its send buffer holds far more than this. */
-        ssize_t written = sendmsg(info->connect_fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
-        sent = written == (ssize_t)total;
+        sent = request->server->config.tls ? send_over_tls(request->connection, parts)
+                                           : send_plain(request->connection, parts);
     }
     cJSON_free(body);
     if (sent) {
