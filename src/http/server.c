@@ -745,15 +745,17 @@ static void on_library_error(void *context, const char *format, va_list args)
     static const char refused[] = "Server reached connection limit.";
     static const char application_error[] = "Application reported internal error";
     struct nd_http_server *server = context;
-    if (closing_after_direct_answer &&
-        strncmp(format, application_error, sizeof application_error - 1) == 0) {
-        closing_after_direct_answer = false;
-        return;
-    }
     char message[512];
     va_list copy;
     va_copy(copy, args);
     vsnprintf(message, sizeof message, format, args);
+    /* The text, not the format: 0.9.75 passes this one as "%s\n". */
+    if (closing_after_direct_answer &&
+        strncmp(message, application_error, sizeof application_error - 1) == 0) {
+        closing_after_direct_answer = false;
+        va_end(copy);
+        return;
+    }
     size_t length = strlen(message);
     while (length > 0 && (message[length - 1] == '\n' || message[length - 1] == '\r'))
         message[--length] = '\0';
