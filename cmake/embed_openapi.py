@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Compiles openapi/openapi.yaml into C: the YAML as written and its JSON form.
+"""Compiles openapi/openapi.yaml into C: the YAML as written and its JSON form,
+compact (served by default) and indented (served with ?pretty=1).
 
 usage: embed_openapi.py INPUT.yaml OUTPUT.c
 
@@ -19,12 +20,14 @@ def main():
     with open(source, "rb") as handle:
         text = handle.read()
     document = yaml.safe_load(text)
-    as_json = json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
+    compact = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    indented = json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
     with open(output + ".tmp", "w") as handle:
         handle.write(f"/* Generated from {source} by cmake/embed_openapi.py; do not edit. */\n")
         handle.write("#include <stddef.h>\n\n")
         handle.write(c_array("nd_openapi_yaml", text) + "\n\n")
-        handle.write(c_array("nd_openapi_json", as_json) + "\n")
+        handle.write(c_array("nd_openapi_json", compact) + "\n\n")
+        handle.write(c_array("nd_openapi_json_pretty", indented) + "\n")
     import os
     os.replace(output + ".tmp", output)
 

@@ -129,7 +129,8 @@ static const struct option options[] = {
     {"node-name", "NETDIAG_NODE_NAME", "", OPTION_TEXT, 0, 0, FIELD(node_name),
      "this pod's node (the downward API's spec.nodeName); /healthz tells peers"},
     {"auth-token-file", "NETDIAG_AUTH_TOKEN_FILE", "", OPTION_PATH, 0, 0, FIELD(auth_token_file),
-     "file holding a bearer token every route but /healthz, /readyz, /metrics requires"},
+     "file holding a bearer token every route but /healthz, /readyz, /metrics, the "
+     "documentation and /fleet.html requires"},
     {"docs-dir", "NETDIAG_DOCS_DIR", "", OPTION_PATH, 0, 0, FIELD(docs_dir),
      "Swagger UI's files (npm swagger-ui-dist) for /docs; empty = look beside the binary"},
 };

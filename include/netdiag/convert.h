@@ -39,9 +39,38 @@ enum nd_convert_property {
     ND_CONVERT_SHARED,        /* 100.64.0.0/10, carrier-grade NAT (RFC 6598) */
     ND_CONVERT_RESERVED,      /* 240.0.0.0/4 */
     ND_CONVERT_IPV4_MAPPED,   /* ::ffff:0:0/96 */
-    ND_CONVERT_GLOBAL,        /* none of the above */
+    /* Any other block of the IANA special-purpose registries (198.18.0.0/15
+     * benchmarking, 100::/64 discard-only...); the block is in special. */
+    ND_CONVERT_SPECIAL_PURPOSE,
+    /* Globally reachable: in no special-purpose block, or in one the
+     * registry marks globally reachable (192.0.0.9, 64:ff9b::/96...), and
+     * not multicast or link-local. */
+    ND_CONVERT_GLOBAL,
     ND_CONVERT_PROPERTY_COUNT
 };
+
+/* What the registry says of "Globally Reachable". */
+enum nd_convert_reachability {
+    ND_CONVERT_REACHABLE_NO,
+    ND_CONVERT_REACHABLE_YES,
+    ND_CONVERT_REACHABLE_NOT_APPLICABLE, /* "N/A": deprecated blocks, 6to4, Teredo */
+};
+
+/* One row of the IANA IPv4 or IPv6 Special-Purpose Address Registry
+ * (RFC 6890 and its updates, as the registries stood in 2025). */
+struct nd_convert_special_block {
+    int family;
+    uint8_t prefix[ND_CONVERT_PACKED_MAX];
+    unsigned prefix_length; /* bits */
+    const char *block;      /* "198.18.0.0/15" */
+    const char *name;       /* the registry's name for it */
+    const char *reference;  /* "RFC 2544" */
+    enum nd_convert_reachability globally_reachable;
+};
+
+/* Every row of both registries, and how many. */
+extern const struct nd_convert_special_block nd_convert_special_blocks[];
+extern const size_t nd_convert_special_block_count;
 
 /* Stable lower-case name of a property ("link_local"); NULL when property is
  * not below ND_CONVERT_PROPERTY_COUNT. */
@@ -57,6 +86,8 @@ struct nd_convert_address {
     char integer[ND_CONVERT_DECIMAL_SIZE];                 /* the value in decimal, either family */
     char reverse_pointer[ND_CONVERT_REVERSE_POINTER_SIZE]; /* "1.0.0.127.in-addr.arpa" */
     unsigned properties; /* bit (1u << ND_CONVERT_x) set for each property that holds */
+    /* The most specific special-purpose block the address is in, or NULL. */
+    const struct nd_convert_special_block *special;
 };
 
 /* True when the address has the property. */

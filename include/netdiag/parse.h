@@ -12,10 +12,14 @@
 
 #include "netdiag/error.h"
 
-/* Decimal digits only. ND_ERR_INVALID for anything else, ND_ERR_RANGE above max. */
+/* Decimal digits only, without a leading zero ("0" itself aside: "08" and
+ * "018755" are errors, as they are no integers in JSON or OpenAPI and read
+ * as octal elsewhere). ND_ERR_INVALID for anything else, ND_ERR_RANGE above
+ * max. */
 enum nd_err nd_parse_decimal(const char *text, uint64_t max, uint64_t *out);
 
-/* Decimal, or hexadecimal with a 0x/0X prefix. Errors as nd_parse_decimal. */
+/* Decimal as nd_parse_decimal, or hexadecimal with a 0x/0X prefix and at
+ * most 16 digits (zeros in front allowed). Errors as nd_parse_decimal. */
 enum nd_err nd_parse_number(const char *text, uint64_t max, uint64_t *out);
 
 /* Hexadecimal digits only, no prefix, into up to 64 bits. */
@@ -26,8 +30,9 @@ enum nd_err nd_parse_hex(const char *text, uint64_t max, uint64_t *out);
  * another character, ND_ERR_RANGE past capacity bytes. */
 enum nd_err nd_parse_hex_bytes(const char *text, uint8_t *out, size_t capacity, size_t *length);
 
-/* Seconds as "100", "0.5" or "2.25" (no sign, no exponent, at most six
- * decimals) into microseconds; ND_ERR_RANGE above max_seconds. */
+/* Seconds as "100", "0.5" or "2.25" (no sign, no exponent, no leading zero
+ * before the point, at most six decimals) into microseconds; ND_ERR_RANGE
+ * above max_seconds. */
 enum nd_err nd_parse_seconds(const char *text, uint64_t max_seconds, uint64_t *microseconds);
 
 /* "0"/"1"/"true"/"false"/"yes"/"no"/"on"/"off" (lower case). */

@@ -43,7 +43,10 @@ struct nd_resolve_result {
  * [A-Za-z0-9-_.] (so any UTF-8 byte: IDNs must arrive as "xn--" A-labels), or
  * a label starting or ending with '-'. IPv4 dotted quads pass as names; IPv6
  * literals (whatever inet_pton(AF_INET6) accepts, so no "[...]" and no zone)
- * are accepted as they are. Leaves *error untouched on success. */
+ * are accepted as they are. A name whose last label is a number but which is
+ * not a strict dotted quad ("010.0.0.1", "1.2.3", "2130706433") is refused:
+ * getaddrinfo would read it as inet_aton does, and the message says how.
+ * Leaves *error untouched on success. */
 enum nd_err nd_resolve_validate_name(const char *name, struct nd_error *error);
 
 /* getaddrinfo(name, NULL, {family, socktype 0, AI_CANONNAME}) through the

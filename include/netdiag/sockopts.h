@@ -21,8 +21,11 @@ enum nd_sockopts_option {
     ND_SOCKOPTS_SNDBUF,    /* SO_SNDBUF, bytes (recipe 8) */
     ND_SOCKOPTS_RCVBUF,    /* SO_RCVBUF, bytes (recipe 8) */
     ND_SOCKOPTS_NODELAY,   /* TCP_NODELAY, 0 or 1, TCP only (recipe 8) */
-    ND_SOCKOPTS_TIMEOUT,   /* SO_RCVTIMEO and SO_SNDTIMEO, microseconds; 0 = none (recipe 6) */
-    ND_SOCKOPTS_BLOCKING,  /* 1 unless O_NONBLOCK is set (recipe 9) */
+    /* Python's settimeout (recipe 6), in microseconds: ND_SOCKOPTS_TIMEOUT_NONE
+     * (None: blocking, no timeout), 0 (non-blocking), or > 0 (blocking calls
+     * that give up after it: SO_RCVTIMEO and SO_SNDTIMEO). */
+    ND_SOCKOPTS_TIMEOUT,
+    ND_SOCKOPTS_BLOCKING, /* 1 unless O_NONBLOCK is set (recipe 9) */
     ND_SOCKOPTS_OPTION_COUNT
 };
 
@@ -30,6 +33,7 @@ enum {
     ND_SOCKOPTS_BUFFER_MAX = 64 * 1024 * 1024,
     ND_SOCKOPTS_TIMEOUT_MAX_S = 1000000,
     ND_SOCKOPTS_NOTE_MAX = 256,
+    ND_SOCKOPTS_TIMEOUT_NONE = -1, /* Python's None as a timeout: blocking, no time limit */
 };
 
 struct nd_sockopts_request {

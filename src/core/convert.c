@@ -24,6 +24,7 @@ static const char *const property_names[ND_CONVERT_PROPERTY_COUNT] = {
     [ND_CONVERT_SHARED] = "shared",
     [ND_CONVERT_RESERVED] = "reserved",
     [ND_CONVERT_IPV4_MAPPED] = "ipv4_mapped",
+    [ND_CONVERT_SPECIAL_PURPOSE] = "special_purpose",
     [ND_CONVERT_GLOBAL] = "global",
 };
 
@@ -49,8 +50,7 @@ struct special_prefix {
     enum nd_convert_property property;
 };
 
-/* The special-purpose blocks of the IANA registries (RFC 6890) that the
- * properties name; an address in none of them is reported as global. */
+/* The kinds of address the properties name, each a prefix. */
 static const struct special_prefix special_prefixes[] = {
     {AF_INET, {0, 0, 0, 0}, 32, ND_CONVERT_UNSPECIFIED},
     {AF_INET, {127}, 8, ND_CONVERT_LOOPBACK},
@@ -71,32 +71,349 @@ static const struct special_prefix special_prefixes[] = {
     {AF_INET6, {0xfe, 0x80}, 10, ND_CONVERT_LINK_LOCAL},
     {AF_INET6, {0xff}, 8, ND_CONVERT_MULTICAST},
     {AF_INET6, {0x20, 0x01, 0x0d, 0xb8}, 32, ND_CONVERT_DOCUMENTATION},
+    {AF_INET6, {0x3f, 0xff}, 20, ND_CONVERT_DOCUMENTATION},
     {AF_INET6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 96, ND_CONVERT_IPV4_MAPPED},
 };
 
-static bool prefix_matches(const uint8_t *packed, const struct special_prefix *prefix)
+/* The IANA IPv4 and IPv6 Special-Purpose Address Registries, every row,
+ * with their "Globally Reachable" column. A more specific row overrides the
+ * one around it (192.0.0.9/32 inside 192.0.0.0/24); an "N/A" row leaves the
+ * decision to the one around it, or to "not global" when there is none. */
+const struct nd_convert_special_block nd_convert_special_blocks[] = {
+    {AF_INET, {0}, 8, "0.0.0.0/8", "\"This network\"", "RFC 791", ND_CONVERT_REACHABLE_NO},
+    {AF_INET,
+     {0},
+     32,
+     "0.0.0.0/32",
+     "\"This host on this network\"",
+     "RFC 1122",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET, {10}, 8, "10.0.0.0/8", "Private-Use", "RFC 1918", ND_CONVERT_REACHABLE_NO},
+    {AF_INET,
+     {100, 64},
+     10,
+     "100.64.0.0/10",
+     "Shared Address Space",
+     "RFC 6598",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET, {127}, 8, "127.0.0.0/8", "Loopback", "RFC 1122", ND_CONVERT_REACHABLE_NO},
+    {AF_INET, {169, 254}, 16, "169.254.0.0/16", "Link Local", "RFC 3927", ND_CONVERT_REACHABLE_NO},
+    {AF_INET, {172, 16}, 12, "172.16.0.0/12", "Private-Use", "RFC 1918", ND_CONVERT_REACHABLE_NO},
+    {AF_INET,
+     {192, 0, 0},
+     24,
+     "192.0.0.0/24",
+     "IETF Protocol Assignments",
+     "RFC 6890",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET,
+     {192, 0, 0, 0},
+     29,
+     "192.0.0.0/29",
+     "IPv4 Service Continuity Prefix",
+     "RFC 7335",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET,
+     {192, 0, 0, 8},
+     32,
+     "192.0.0.8/32",
+     "IPv4 dummy address",
+     "RFC 7600",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET,
+     {192, 0, 0, 9},
+     32,
+     "192.0.0.9/32",
+     "Port Control Protocol Anycast",
+     "RFC 7723",
+     ND_CONVERT_REACHABLE_YES},
+    {AF_INET,
+     {192, 0, 0, 10},
+     32,
+     "192.0.0.10/32",
+     "Traversal Using Relays around NAT Anycast",
+     "RFC 8155",
+     ND_CONVERT_REACHABLE_YES},
+    {AF_INET,
+     {192, 0, 0, 170},
+     32,
+     "192.0.0.170/32",
+     "NAT64/DNS64 Discovery",
+     "RFC 8880",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET,
+     {192, 0, 0, 171},
+     32,
+     "192.0.0.171/32",
+     "NAT64/DNS64 Discovery",
+     "RFC 8880",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET,
+     {192, 0, 2},
+     24,
+     "192.0.2.0/24",
+     "Documentation (TEST-NET-1)",
+     "RFC 5737",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET,
+     {192, 31, 196},
+     24,
+     "192.31.196.0/24",
+     "AS112-v4",
+     "RFC 7535",
+     ND_CONVERT_REACHABLE_YES},
+    {AF_INET, {192, 52, 193}, 24, "192.52.193.0/24", "AMT", "RFC 7450", ND_CONVERT_REACHABLE_YES},
+    {AF_INET,
+     {192, 88, 99},
+     24,
+     "192.88.99.0/24",
+     "Deprecated (6to4 Relay Anycast)",
+     "RFC 7526",
+     ND_CONVERT_REACHABLE_NOT_APPLICABLE},
+    {AF_INET, {192, 168}, 16, "192.168.0.0/16", "Private-Use", "RFC 1918", ND_CONVERT_REACHABLE_NO},
+    {AF_INET,
+     {192, 175, 48},
+     24,
+     "192.175.48.0/24",
+     "Direct Delegation AS112 Service",
+     "RFC 7534",
+     ND_CONVERT_REACHABLE_YES},
+    {AF_INET, {198, 18}, 15, "198.18.0.0/15", "Benchmarking", "RFC 2544", ND_CONVERT_REACHABLE_NO},
+    {AF_INET,
+     {198, 51, 100},
+     24,
+     "198.51.100.0/24",
+     "Documentation (TEST-NET-2)",
+     "RFC 5737",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET,
+     {203, 0, 113},
+     24,
+     "203.0.113.0/24",
+     "Documentation (TEST-NET-3)",
+     "RFC 5737",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET, {240}, 4, "240.0.0.0/4", "Reserved", "RFC 1112", ND_CONVERT_REACHABLE_NO},
+    {AF_INET,
+     {255, 255, 255, 255},
+     32,
+     "255.255.255.255/32",
+     "Limited Broadcast",
+     "RFC 919",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET6,
+     {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+     128,
+     "::1/128",
+     "Loopback Address",
+     "RFC 4291",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET6, {0}, 128, "::/128", "Unspecified Address", "RFC 4291", ND_CONVERT_REACHABLE_NO},
+    {AF_INET6,
+     {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff},
+     96,
+     "::ffff:0:0/96",
+     "IPv4-mapped Address",
+     "RFC 4291",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET6,
+     {0, 0x64, 0xff, 0x9b},
+     96,
+     "64:ff9b::/96",
+     "IPv4-IPv6 Translat.",
+     "RFC 6052",
+     ND_CONVERT_REACHABLE_YES},
+    {AF_INET6,
+     {0, 0x64, 0xff, 0x9b, 0, 1},
+     48,
+     "64:ff9b:1::/48",
+     "IPv4-IPv6 Translat.",
+     "RFC 8215",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET6,
+     {1},
+     64,
+     "100::/64",
+     "Discard-Only Address Block",
+     "RFC 6666",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET6,
+     {1, 0, 0, 0, 0, 0, 0, 1},
+     64,
+     "100:0:0:1::/64",
+     "Dummy IPv6 Prefix",
+     "RFC 9780",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET6,
+     {0x20, 0x01},
+     23,
+     "2001::/23",
+     "IETF Protocol Assignments",
+     "RFC 2928",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET6,
+     {0x20, 0x01},
+     32,
+     "2001::/32",
+     "TEREDO",
+     "RFC 4380",
+     ND_CONVERT_REACHABLE_NOT_APPLICABLE},
+    {AF_INET6,
+     {0x20, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+     128,
+     "2001:1::1/128",
+     "Port Control Protocol Anycast",
+     "RFC 7723",
+     ND_CONVERT_REACHABLE_YES},
+    {AF_INET6,
+     {0x20, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2},
+     128,
+     "2001:1::2/128",
+     "Traversal Using Relays around NAT Anycast",
+     "RFC 8155",
+     ND_CONVERT_REACHABLE_YES},
+    {AF_INET6,
+     {0x20, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3},
+     128,
+     "2001:1::3/128",
+     "DNS-SD Service Registration Protocol Anycast",
+     "RFC 9665",
+     ND_CONVERT_REACHABLE_YES},
+    {AF_INET6,
+     {0x20, 0x01, 0, 2},
+     48,
+     "2001:2::/48",
+     "Benchmarking",
+     "RFC 5180",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET6, {0x20, 0x01, 0, 3}, 32, "2001:3::/32", "AMT", "RFC 7450", ND_CONVERT_REACHABLE_YES},
+    {AF_INET6,
+     {0x20, 0x01, 0, 4, 1, 0x12},
+     48,
+     "2001:4:112::/48",
+     "AS112-v6",
+     "RFC 7535",
+     ND_CONVERT_REACHABLE_YES},
+    {AF_INET6,
+     {0x20, 0x01, 0, 0x10},
+     28,
+     "2001:10::/28",
+     "Deprecated (previously ORCHID)",
+     "RFC 4843",
+     ND_CONVERT_REACHABLE_NOT_APPLICABLE},
+    {AF_INET6,
+     {0x20, 0x01, 0, 0x20},
+     28,
+     "2001:20::/28",
+     "ORCHIDv2",
+     "RFC 7343",
+     ND_CONVERT_REACHABLE_YES},
+    {AF_INET6,
+     {0x20, 0x01, 0, 0x30},
+     28,
+     "2001:30::/28",
+     "Drone Remote ID Protocol Entity Tags (DETs) Prefix",
+     "RFC 9374",
+     ND_CONVERT_REACHABLE_YES},
+    {AF_INET6,
+     {0x20, 0x01, 0x0d, 0xb8},
+     32,
+     "2001:db8::/32",
+     "Documentation",
+     "RFC 3849",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET6,
+     {0x20, 0x02},
+     16,
+     "2002::/16",
+     "6to4",
+     "RFC 3056",
+     ND_CONVERT_REACHABLE_NOT_APPLICABLE},
+    {AF_INET6,
+     {0x26, 0x20, 0, 0x4f, 0x80},
+     48,
+     "2620:4f:8000::/48",
+     "Direct Delegation AS112 Service",
+     "RFC 7534",
+     ND_CONVERT_REACHABLE_YES},
+    {AF_INET6, {0x3f, 0xff}, 20, "3fff::/20", "Documentation", "RFC 9637", ND_CONVERT_REACHABLE_NO},
+    {AF_INET6,
+     {0x5f},
+     16,
+     "5f00::/16",
+     "Segment Routing (SRv6) SIDs",
+     "RFC 9602",
+     ND_CONVERT_REACHABLE_NO},
+    {AF_INET6, {0xfc}, 7, "fc00::/7", "Unique-Local", "RFC 4193", ND_CONVERT_REACHABLE_NO},
+    {AF_INET6,
+     {0xfe, 0x80},
+     10,
+     "fe80::/10",
+     "Link-Local Unicast",
+     "RFC 4291",
+     ND_CONVERT_REACHABLE_NO},
+};
+
+const size_t nd_convert_special_block_count =
+    sizeof nd_convert_special_blocks / sizeof nd_convert_special_blocks[0];
+
+static bool prefix_matches(const uint8_t *packed, const uint8_t *prefix, unsigned length)
 {
-    unsigned whole_bytes = prefix->length / 8;
-    unsigned rest_bits = prefix->length % 8;
-    if (memcmp(packed, prefix->bytes, whole_bytes) != 0)
+    unsigned whole_bytes = length / 8;
+    unsigned rest_bits = length % 8;
+    if (memcmp(packed, prefix, whole_bytes) != 0)
         return false;
     if (rest_bits == 0)
         return true;
     uint8_t mask = (uint8_t)(0xFF << (8 - rest_bits));
-    return (packed[whole_bytes] & mask) == (prefix->bytes[whole_bytes] & mask);
+    return (packed[whole_bytes] & mask) == (prefix[whole_bytes] & mask);
 }
 
-static unsigned classify(int family, const uint8_t *packed)
+/* Sets address->special to the most specific registry row holding it, and
+ * returns whether the registry makes it globally reachable: the most
+ * specific row that says yes or no decides; an address in no row is. */
+static bool registry_lookup(struct nd_convert_address *address)
+{
+    unsigned special_length = 0, deciding_length = 0;
+    bool reachable = true;
+    bool listed = false;
+    for (size_t i = 0; i < nd_convert_special_block_count; i++) {
+        const struct nd_convert_special_block *row = &nd_convert_special_blocks[i];
+        if (row->family != address->family ||
+            !prefix_matches(address->packed, row->prefix, row->prefix_length))
+            continue;
+        if (!address->special || row->prefix_length >= special_length) {
+            address->special = row;
+            special_length = row->prefix_length;
+        }
+        listed = true;
+        if (row->globally_reachable != ND_CONVERT_REACHABLE_NOT_APPLICABLE &&
+            row->prefix_length >= deciding_length) {
+            deciding_length = row->prefix_length;
+            reachable = row->globally_reachable == ND_CONVERT_REACHABLE_YES;
+        }
+    }
+    /* Only "N/A" rows (6to4, a deprecated block): nothing says reachable. */
+    if (listed && deciding_length == 0)
+        reachable = false;
+    return reachable;
+}
+
+static void classify(struct nd_convert_address *address)
 {
     unsigned properties = 0;
     for (size_t i = 0; i < sizeof special_prefixes / sizeof special_prefixes[0]; i++) {
         const struct special_prefix *prefix = &special_prefixes[i];
-        if (prefix->family == family && prefix_matches(packed, prefix))
+        if (prefix->family == address->family &&
+            prefix_matches(address->packed, prefix->bytes, prefix->length))
             properties |= 1u << prefix->property;
     }
-    if (properties == 0)
+    bool reachable = registry_lookup(address);
+    if (properties == 0 && address->special && !reachable)
+        properties = 1u << ND_CONVERT_SPECIAL_PURPOSE;
+    if (properties == 0 && reachable)
         properties = 1u << ND_CONVERT_GLOBAL;
-    return properties;
+    address->properties = properties;
 }
 
 /* Schoolbook long division by 10 over the big-endian bytes, so a 128-bit
@@ -173,7 +490,7 @@ static enum nd_err describe(int family, const uint8_t *packed, struct nd_convert
                                (uint32_t)packed[2] << 8 | packed[3];
     format_decimal(address.packed, address.packed_length, address.integer);
     format_reverse_pointer(family, address.packed, address.reverse_pointer);
-    address.properties = classify(family, address.packed);
+    classify(&address);
     *out = address;
     return ND_OK;
 }

@@ -1,5 +1,6 @@
 #include "netdiag/parse.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static int hex_digit_value(char c)
@@ -36,8 +37,17 @@ static enum nd_err parse_digits(const char *text, unsigned base, uint64_t max, u
     return ND_OK;
 }
 
+/* "0", or a first digit other than 0: a leading zero reads as octal to
+ * strtoul and inet_aton, and is no JSON or OpenAPI integer either. */
+static bool no_leading_zero(const char *text)
+{
+    return !text || text[0] != '0' || text[1] == '\0';
+}
+
 enum nd_err nd_parse_decimal(const char *text, uint64_t max, uint64_t *out)
 {
+    if (!no_leading_zero(text))
+        return ND_ERR_INVALID;
     return parse_digits(text, 10, max, out);
 }
 
@@ -77,9 +87,10 @@ enum nd_err nd_parse_hex_bytes(const char *text, uint8_t *out, size_t capacity, 
 
 enum nd_err nd_parse_number(const char *text, uint64_t max, uint64_t *out)
 {
+    /* Hex digits may be padded with zeros ("0x000004d2"), up to 64 bits. */
     if (text && text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))
-        return parse_digits(text + 2, 16, max, out);
-    return parse_digits(text, 10, max, out);
+        return strlen(text + 2) > 16 ? ND_ERR_INVALID : parse_digits(text + 2, 16, max, out);
+    return nd_parse_decimal(text, max, out);
 }
 
 enum nd_err nd_parse_seconds(const char *text, uint64_t max_seconds, uint64_t *microseconds)
@@ -94,7 +105,7 @@ enum nd_err nd_parse_seconds(const char *text, uint64_t max_seconds, uint64_t *m
     memcpy(whole, text, whole_length);
     whole[whole_length] = '\0';
     uint64_t seconds;
-    enum nd_err err = parse_digits(whole, 10, UINT64_MAX, &seconds);
+    enum nd_err err = nd_parse_decimal(whole, UINT64_MAX, &seconds);
     if (err != ND_OK)
         return err;
     uint64_t fraction = 0;

@@ -8,11 +8,54 @@
 #include <sys/socket.h>
 
 #include "netdiag/clock.h"
+#include "netdiag/convert.h"
 
 static bool name_character(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_';
+}
+
+/* A label that inet_aton reads as a number: decimal digits, or 0x hex. */
+static bool numeric_label(const char *label, size_t length)
+{
+    size_t start = 0;
+    bool hex = length >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X');
+    if (hex)
+        start = 2;
+    for (size_t i = start; i < length; i++) {
+        char c = label[i];
+        bool digit =
+            (c >= '0' && c <= '9') || (hex && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
+        if (!digit)
+            return false;
+    }
+    return true;
+}
+
+/* A name whose last label is a number is not a host name (RFC 1123 section
+ * 2.1: a top-level label is never all-numeric), so it can only be an IPv4
+ * literal. getaddrinfo reads such text the way the legacy inet_aton does
+ * ("010.0.0.1" is 8.0.0.1, "1.2.3" is 1.2.0.3); netdiag takes only the strict
+ * dotted quad inet_pton accepts, as /convert does, and says what the legacy
+ * reading would have been. */
+static enum nd_err check_numeric_name(const char *name, const char *last_label, size_t length,
+                                      struct nd_error *error)
+{
+    struct in_addr literal;
+    if (!numeric_label(last_label, length) || inet_pton(AF_INET, name, &literal) == 1)
+        return ND_OK;
+    struct nd_convert_legacy legacy;
+    if (nd_convert_legacy_ipv4(name, &legacy, NULL) == ND_OK && legacy.accepted)
+        return nd_error_set(error, ND_ERR_INVALID,
+                            "'%.64s' is not a valid IPv4 address (inet_pton) nor a host name "
+                            "(its last label is a number); the legacy inet_aton, and so "
+                            "getaddrinfo, would read it as %s",
+                            name, legacy.address);
+    return nd_error_set(error, ND_ERR_INVALID,
+                        "'%.64s' is not a valid IPv4 address (inet_pton) nor a host name (its "
+                        "last label is a number)",
+                        name);
 }
 
 enum nd_err nd_resolve_validate_name(const char *name, struct nd_error *error)
@@ -59,9 +102,10 @@ enum nd_err nd_resolve_validate_name(const char *name, struct nd_error *error)
         if (name[label_start] == '-' || name[i - 1] == '-')
             return nd_error_set(error, ND_ERR_INVALID,
                                 "a label of the host name starts or ends with '-'");
-        label_start = i + 1;
+        if (i < significant)
+            label_start = i + 1;
     }
-    return ND_OK;
+    return check_numeric_name(name, name + label_start, significant - label_start, error);
 }
 
 static int family_hint(enum nd_resolve_family family)

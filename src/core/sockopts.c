@@ -55,6 +55,8 @@ enum nd_err nd_sockopts_validate(const struct nd_sockopts_request *request,
             max = ND_SOCKOPTS_BUFFER_MAX;
         else if (option == ND_SOCKOPTS_TIMEOUT)
             max = (int64_t)ND_SOCKOPTS_TIMEOUT_MAX_S * 1000000;
+        if (option == ND_SOCKOPTS_TIMEOUT && value == ND_SOCKOPTS_TIMEOUT_NONE)
+            continue;
         if (value < 0 || value > max) {
             *bad = option;
             return nd_error_set(error, ND_ERR_RANGE, "%s must be between 0 and %lld, not %lld",
@@ -91,11 +93,21 @@ static enum nd_err read_option(int fd, enum nd_sockopts_option option, int64_t *
         return err;
     }
     if (option == ND_SOCKOPTS_TIMEOUT) {
+        /* What Python's gettimeout() would say: 0.0 for a non-blocking
+         * socket, None for a blocking one without a time limit. */
+        int flags;
+        enum nd_err err = get_status_flags(fd, &flags, error);
+        if (err != ND_OK)
+            return err;
         struct timeval timeout;
         socklen_t length = sizeof timeout;
         if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, &length) != 0)
             return nd_error_set_errno(error, errno, "getsockopt(SO_RCVTIMEO)");
-        *value = (int64_t)timeout.tv_sec * 1000000 + timeout.tv_usec;
+        int64_t microseconds = (int64_t)timeout.tv_sec * 1000000 + timeout.tv_usec;
+        if (flags & O_NONBLOCK)
+            *value = 0;
+        else
+            *value = microseconds == 0 ? ND_SOCKOPTS_TIMEOUT_NONE : microseconds;
         return ND_OK;
     }
     int number = 0;
@@ -124,16 +136,18 @@ static enum nd_err write_option(int fd, enum nd_sockopts_option option, int64_t 
         return ND_OK;
     }
     if (option == ND_SOCKOPTS_TIMEOUT) {
-        /* Python's settimeout(t) keeps its own deadline and makes the socket
-         * non-blocking underneath; the kernel's counterpart for blocking
+        /* Python's settimeout(0) is setblocking(False), settimeout(None)
+         * setblocking(True). settimeout(t) keeps its own deadline over a
+         * non-blocking descriptor; the kernel's counterpart for blocking
          * calls is a receive and a send timeout. */
-        struct timeval timeout = {.tv_sec = (time_t)(value / 1000000),
-                                  .tv_usec = (suseconds_t)(value % 1000000)};
+        int64_t microseconds = value > 0 ? value : 0;
+        struct timeval timeout = {.tv_sec = (time_t)(microseconds / 1000000),
+                                  .tv_usec = (suseconds_t)(microseconds % 1000000)};
         if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0)
             return nd_error_set_errno(error, errno, "setsockopt(SO_RCVTIMEO)");
         if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout) != 0)
             return nd_error_set_errno(error, errno, "setsockopt(SO_SNDTIMEO)");
-        return ND_OK;
+        return write_option(fd, ND_SOCKOPTS_BLOCKING, value != 0, error);
     }
     int number = (int)value;
     if (setsockopt(fd, info->level, info->option, &number, sizeof number) != 0) {
@@ -196,9 +210,11 @@ static void explain(const struct nd_sockopts_request *request, struct nd_sockopt
         explain_buffer(receive_buffer, out->has_rmem_max, out->rmem_max, "rmem_max");
     struct nd_sockopts_value *timeout = &out->options[ND_SOCKOPTS_TIMEOUT];
     snprintf(timeout->note, sizeof timeout->note,
-             "Python's settimeout() is emulated here with the kernel's SO_RCVTIMEO and "
-             "SO_SNDTIMEO; 0 (null) means none: calls block until done%s",
-             request->present[ND_SOCKOPTS_TIMEOUT] && timeout->after != timeout->requested
+             "Python's settimeout(): null (None) blocks until done, 0 makes the socket "
+             "non-blocking (setblocking(False)), seconds > 0 are emulated with the kernel's "
+             "SO_RCVTIMEO and SO_SNDTIMEO on a blocking socket%s",
+             request->present[ND_SOCKOPTS_TIMEOUT] && timeout->requested > 0 &&
+                     timeout->after != timeout->requested
                  ? "; the kernel rounded the value to its clock tick"
                  : "");
     struct nd_sockopts_value *blocking = &out->options[ND_SOCKOPTS_BLOCKING];

@@ -47,6 +47,18 @@ static cJSON *render_address(const char *kind, const char *input,
             nd_json_append(properties, cJSON_CreateString(
                                            nd_convert_property_name((enum nd_convert_property)i)));
     }
+    const struct nd_convert_special_block *special = address->special;
+    if (special) {
+        cJSON *block = nd_json_add_object(object, "special_purpose");
+        nd_json_add_string(block, "block", special->block);
+        nd_json_add_string(block, "name", special->name);
+        nd_json_add_string(block, "rfc", special->reference);
+        if (special->globally_reachable == ND_CONVERT_REACHABLE_NOT_APPLICABLE)
+            nd_json_add_null(block, "globally_reachable");
+        else
+            nd_json_add_bool(block, "globally_reachable",
+                             special->globally_reachable == ND_CONVERT_REACHABLE_YES);
+    }
     return object;
 }
 

@@ -17,6 +17,8 @@ extern const unsigned char nd_openapi_yaml[];
 extern const size_t nd_openapi_yaml_length;
 extern const unsigned char nd_openapi_json[];
 extern const size_t nd_openapi_json_length;
+extern const unsigned char nd_openapi_json_pretty[];
+extern const size_t nd_openapi_json_pretty_length;
 
 void nd_handle_openapi_yaml(struct nd_request *request)
 {
@@ -24,10 +26,15 @@ void nd_handle_openapi_yaml(struct nd_request *request)
                     nd_openapi_yaml_length);
 }
 
+/* Compact unless ?pretty=1, like every other JSON answer. */
 void nd_handle_openapi_json(struct nd_request *request)
 {
-    nd_reply_static(request, 200, "application/json", (const char *)nd_openapi_json,
-                    nd_openapi_json_length);
+    if (request->pretty)
+        nd_reply_static(request, 200, "application/json", (const char *)nd_openapi_json_pretty,
+                        nd_openapi_json_pretty_length);
+    else
+        nd_reply_static(request, 200, "application/json", (const char *)nd_openapi_json,
+                        nd_openapi_json_length);
 }
 
 /* Relative links, so the page also works behind a path prefix. */
@@ -37,7 +44,7 @@ static const char docs_page[] =
     "<link rel=\"stylesheet\" href=\"docs/swagger-ui.css\">\n</head>\n<body>\n"
     "<div id=\"swagger-ui\"></div>\n<script src=\"docs/swagger-ui-bundle.js\"></script>\n"
     "<script>window.ui = SwaggerUIBundle({url: \"openapi.json\", dom_id: \"#swagger-ui\", "
-    "deepLinking: true});</script>\n</body>\n</html>\n";
+    "deepLinking: true, persistAuthorization: true});</script>\n</body>\n</html>\n";
 
 static const char missing_page[] =
     "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
@@ -94,6 +101,24 @@ static const char *type_of(const char *name)
     return NULL;
 }
 
+/* /docs/ is /docs: the page's links are relative to /docs, so it must be
+ * loaded from there. A relative Location keeps it right behind a path
+ * prefix (RFC 9110 section 10.2.2 allows one). */
+static void redirect_to_docs(struct nd_request *request)
+{
+    static const char body[] = "See /docs\n";
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!response) {
+        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION, "../docs");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    nd_reply_response(request, 308, response, sizeof body - 1);
+}
+
 /* One plain file name: no directories, no hidden files, nothing to climb out with. */
 static bool safe_file_name(const char *name, size_t length)
 {
@@ -112,8 +137,12 @@ static bool safe_file_name(const char *name, size_t length)
 void nd_handle_docs_asset(struct nd_request *request)
 {
     static const char prefix[] = "/docs/";
-    const char *name = request->target + sizeof prefix - 1;
+    const char *name = request->path + sizeof prefix - 1;
     size_t length = request->path_length - (sizeof prefix - 1);
+    if (length == 0) {
+        redirect_to_docs(request);
+        return;
+    }
     char file_name[129];
     const struct nd_docs_settings *settings = request->route->context;
     const char *directory = settings ? settings->directory : NULL;

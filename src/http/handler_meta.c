@@ -81,8 +81,9 @@ static void render_server_metrics(struct nd_metrics_text *text, struct nd_http_s
     nd_http_get_connection_stats(server, &open, &refused, &timed_out);
     nd_metrics_family(text, "netdiag_http_connections_open", "gauge", "Open HTTP connections.");
     nd_metrics_append(text, "netdiag_http_connections_open %u\n", open);
-    nd_metrics_family(text, "netdiag_http_connections_refused_total", "counter",
-                      "HTTP connections closed at once because --max-connections was reached.");
+    nd_metrics_family(
+        text, "netdiag_http_connections_refused_total", "counter",
+        "HTTP connections closed at once: --max-connections or --per-ip-connections reached.");
     nd_metrics_append(text, "netdiag_http_connections_refused_total %llu\n",
                       (unsigned long long)refused);
     nd_metrics_family(text, "netdiag_http_connections_timed_out_total", "counter",

@@ -21,7 +21,7 @@ static bool parse_timeout(struct nd_request *request, struct nd_sockopts_request
         return true;
     change->present[ND_SOCKOPTS_TIMEOUT] = true;
     if (strcmp(text, "none") == 0) {
-        change->value[ND_SOCKOPTS_TIMEOUT] = 0;
+        change->value[ND_SOCKOPTS_TIMEOUT] = ND_SOCKOPTS_TIMEOUT_NONE;
         return true;
     }
     uint64_t microseconds;
@@ -67,8 +67,7 @@ static bool parse_request(struct nd_request *request, struct nd_sockopts_request
 
 static void add_value(cJSON *object, const char *name, int64_t value, bool is_timeout)
 {
-    /* A timeout of 0 is Python's None: no timeout at all. */
-    if (is_timeout && value == 0)
+    if (is_timeout && value == ND_SOCKOPTS_TIMEOUT_NONE)
         nd_json_add_null(object, name);
     else if (is_timeout)
         nd_json_add_number(object, name, (double)value / 1e6);

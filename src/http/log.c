@@ -45,12 +45,15 @@ static void append_text(struct line *line, const char *text)
     append(line, text, strlen(text));
 }
 
+/* Printable ASCII is copied as it is; the rest is looked at byte by byte. */
 static bool is_plain(unsigned char c)
 {
-    return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f;
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
-/* JSON string content: quotes, backslashes and control bytes escaped.
+/* JSON string content: quotes, backslashes and control bytes escaped; valid
+ * UTF-8 kept, and any other byte above 0x7E (a client may send one in a
+ * target) written as \u00XX, so that a JSON line is always valid UTF-8.
  * Logfmt values are quoted the same way when they hold spaces or quotes,
  * which keeps both formats safe against log injection via a request target.
  * Runs of plain bytes are copied whole. */
@@ -76,6 +79,12 @@ static void append_escaped(struct line *line, const char *text, size_t max_bytes
         append(line, (const char *)run, length);
         if (*p == '\0')
             return;
+        size_t sequence = *p >= 0x80 ? nd_format_utf8_length(p, strnlen((const char *)p, 4)) : 0;
+        if (sequence > 1) {
+            append(line, (const char *)p, sequence);
+            p += sequence;
+            continue;
+        }
         char escaped[8];
         if (*p == '"' || *p == '\\') {
             escaped[0] = '\\';
@@ -95,7 +104,7 @@ static bool needs_quotes(const char *text)
     if (text[0] == '\0')
         return true;
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f)
+        if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p >= 0x7f)
             return true;
     }
     return false;
@@ -218,6 +227,8 @@ void nd_log_access(const struct nd_access_entry *entry)
     append_number(&line, "duration_us", entry->duration_us);
     append_field(&line, "client", entry->client, false);
     append_field(&line, "request_id", entry->request_id, false);
+    if (entry->unsent)
+        append_field(&line, "unsent", entry->unsent, false);
     finish_line(&line);
 }
 

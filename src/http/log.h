@@ -21,6 +21,7 @@ struct nd_access_entry {
     uint64_t duration_us;
     const char *client; /* "127.0.0.1:5555" */
     const char *request_id;
+    const char *unsent; /* NULL when the answer went out whole, else why not */
 };
 
 void nd_log_init(enum nd_log_format format);

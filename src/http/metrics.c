@@ -6,17 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <microhttpd.h>
 #include <unistd.h>
 
 #include "http/routes.h"
 #include "netdiag/version.h"
 
 /* The statuses netdiag answers with; anything else is counted as "other". */
-static const unsigned statuses[] = {200, 204, 400, 401, 403, 404, 405, 408,
-                                    413, 414, 431, 500, 502, 503, 504, 0};
+static const unsigned statuses[] = {200, 204, 301, 308, 400, 401, 403, 404, 405, 408,
+                                    413, 414, 431, 500, 502, 503, 504, 505, 0};
 enum { STATUS_COUNT = sizeof statuses / sizeof statuses[0] };
 
-static const char *const methods[] = {"GET", "HEAD", "OPTIONS", "other"};
+/* "-" is a request libmicrohttpd refused before netdiag learnt its method. */
+static const char *const methods[] = {"GET", "HEAD", "OPTIONS", "-", "other"};
 enum { METHOD_COUNT = sizeof methods / sizeof methods[0] };
 
 /* Latency bucket bounds in microseconds, from 50 µs to 10 s. */
@@ -36,6 +38,13 @@ struct route_counters {
 };
 
 static struct route_counters counters[MAX_ROUTES + 1];
+
+/* Requests whose answer was not sent whole, by why (termination_name in
+ * server.c), and the answers libmicrohttpd wrote itself, by status. */
+static const char *const unanswered_reasons[] = {"client_closed", "timeout", "shutdown", "error"};
+enum { REASON_COUNT = sizeof unanswered_reasons / sizeof unanswered_reasons[0] };
+static atomic_uint_fast64_t unanswered[REASON_COUNT];
+static atomic_uint_fast64_t library_answers[STATUS_COUNT];
 static time_t start_time;
 
 void nd_metrics_init(void)
@@ -83,6 +92,21 @@ void nd_metrics_record(const struct nd_route *route, const char *method, unsigne
     atomic_fetch_add_explicit(&slot->sum_us, duration_us, memory_order_relaxed);
 }
 
+void nd_metrics_record_unanswered(const char *reason)
+{
+    size_t slot = REASON_COUNT - 1;
+    for (size_t i = 0; i < REASON_COUNT; i++) {
+        if (strcmp(reason, unanswered_reasons[i]) == 0)
+            slot = i;
+    }
+    atomic_fetch_add_explicit(&unanswered[slot], 1, memory_order_relaxed);
+}
+
+void nd_metrics_record_library_answer(unsigned status)
+{
+    atomic_fetch_add_explicit(&library_answers[status_slot(status)], 1, memory_order_relaxed);
+}
+
 void nd_metrics_append(struct nd_metrics_text *text, const char *format, ...)
 {
     if (text->failed)
@@ -128,6 +152,14 @@ static const char *route_label(size_t slot)
     return slot < nd_routes_count ? nd_routes[slot].path : "unmatched";
 }
 
+static void status_label(size_t slot, char *out, size_t size)
+{
+    if (statuses[slot])
+        snprintf(out, size, "%u", statuses[slot]);
+    else
+        snprintf(out, size, "other");
+}
+
 static void render_requests(struct nd_metrics_text *text, size_t slots)
 {
     nd_metrics_family(text, "netdiag_http_requests_total", "counter",
@@ -141,10 +173,7 @@ static void render_requests(struct nd_metrics_text *text, size_t slots)
                 if (value == 0)
                     continue;
                 char status[16];
-                if (statuses[s])
-                    snprintf(status, sizeof status, "%u", statuses[s]);
-                else
-                    snprintf(status, sizeof status, "other");
+                status_label(s, status, sizeof status);
                 nd_metrics_append(text,
                                   "netdiag_http_requests_total{route=\"%s\",method=\"%s\","
                                   "status=\"%s\"} %llu\n",
@@ -204,8 +233,32 @@ void nd_metrics_render(struct nd_metrics_text *text)
     render_requests(text, slots);
     render_latency(text, slots);
 
-    nd_metrics_family(text, "netdiag_build_info", "gauge", "Always 1; the version as a label.");
-    nd_metrics_append(text, "netdiag_build_info{version=\"%s\"} 1\n", NETDIAG_VERSION);
+    nd_metrics_family(text, "netdiag_http_requests_unanswered_total", "counter",
+                      "Requests whose answer was not sent whole, by reason (the access log "
+                      "shows them with status 0).");
+    for (size_t i = 0; i < REASON_COUNT; i++) {
+        nd_metrics_append(
+            text, "netdiag_http_requests_unanswered_total{reason=\"%s\"} %llu\n",
+            unanswered_reasons[i],
+            (unsigned long long)atomic_load_explicit(&unanswered[i], memory_order_relaxed));
+    }
+    nd_metrics_family(text, "netdiag_http_library_answers_total", "counter",
+                      "Error answers libmicrohttpd wrote itself (HTML) for a request line or "
+                      "header it refused, by status.");
+    for (size_t s = 0; s < STATUS_COUNT; s++) {
+        uint64_t value = atomic_load_explicit(&library_answers[s], memory_order_relaxed);
+        if (value == 0)
+            continue;
+        char status[16];
+        status_label(s, status, sizeof status);
+        nd_metrics_append(text, "netdiag_http_library_answers_total{status=\"%s\"} %llu\n", status,
+                          (unsigned long long)value);
+    }
+
+    nd_metrics_family(text, "netdiag_build_info", "gauge",
+                      "Always 1; the version and libmicrohttpd's as labels.");
+    nd_metrics_append(text, "netdiag_build_info{version=\"%s\",libmicrohttpd=\"%s\"} 1\n",
+                      NETDIAG_VERSION, MHD_get_version());
     nd_metrics_family(text, "process_start_time_seconds", "gauge",
                       "Start time of the process since the Unix epoch in seconds.");
     nd_metrics_append(text, "process_start_time_seconds %lld\n", (long long)start_time);

@@ -39,6 +39,13 @@ void nd_metrics_init(void);
 void nd_metrics_record(const struct nd_route *route, const char *method, unsigned status,
                        uint64_t duration_us);
 
+/* A request whose answer was not sent whole; reason is "client_closed",
+ * "timeout", "shutdown" or "error". */
+void nd_metrics_record_unanswered(const char *reason);
+
+/* An error answer libmicrohttpd wrote itself. */
+void nd_metrics_record_library_answer(unsigned status);
+
 /* Appends the request metrics and the process metrics. */
 void nd_metrics_render(struct nd_metrics_text *text);
 

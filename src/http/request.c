@@ -343,7 +343,7 @@ void nd_reply_problem(struct nd_request *request, struct nd_problem *problem)
     char instance[256];
     size_t n =
         request->path_length < sizeof instance - 1 ? request->path_length : sizeof instance - 1;
-    memcpy(instance, request->target, n);
+    memcpy(instance, request->path, n);
     instance[n] = '\0';
 
     send_json(request, problem->status, "application/problem+json",

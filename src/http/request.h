@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "http/message.h"
 #include "http/problem.h"
 #include "http/query.h"
 #include "netdiag/error.h"
@@ -34,8 +35,11 @@ struct nd_request {
     const char *method;
     struct nd_query query;
     bool pretty;
-    bool answered; /* a response is ready */
-    bool queued;   /* and handed to libmicrohttpd */
+    bool answered;          /* a response is ready */
+    bool queued;            /* and handed to libmicrohttpd */
+    bool answered_directly; /* written to the socket by the server, not libmicrohttpd */
+    bool must_close;        /* the answer closes the connection (a body left unread) */
+    bool has_body;          /* the request announced a body */
     unsigned status;
     struct MHD_Response *response;
     struct nd_deferred_job *deferred;         /* slow work in progress, or NULL */
@@ -44,8 +48,13 @@ struct nd_request {
     uint64_t start_ns;
     char request_id[ND_REQUEST_ID_MAX];
     char client[ND_NET_ADDRESS_TEXT_MAX];
-    size_t path_length; /* the target's length up to '?' */
-    char target[];      /* the raw request target, as received */
+    struct nd_message message; /* what the header fields say */
+    const char *path;          /* what routes: inside target, or "/" */
+    size_t path_length;
+    const char *query_text; /* after '?', not NUL-terminated; NULL when there is none */
+    size_t query_text_length;
+    size_t target_length;
+    char target[]; /* the raw request target, as received */
 };
 
 /* --- Parameters. Each returns false after answering 400 on bad input. --- */

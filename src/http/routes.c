@@ -54,26 +54,30 @@ const struct nd_route nd_routes[] = {
      .handler = nd_handle_openapi_yaml,
      .params = no_params,
      .tag = "docs",
-     .summary = "This API, OpenAPI 3.1, YAML"},
+     .summary = "This API, OpenAPI 3.1, YAML",
+     .open_access = true},
     {.method = "GET",
      .path = "/openapi.json",
      .handler = nd_handle_openapi_json,
      .params = no_params,
      .tag = "docs",
-     .summary = "This API, OpenAPI 3.1, JSON"},
+     .summary = "This API, OpenAPI 3.1, JSON",
+     .open_access = true},
     {.method = "GET",
      .path = "/docs",
      .handler = nd_handle_docs,
      .params = no_params,
      .tag = "docs",
-     .summary = "Swagger UI"},
+     .summary = "Swagger UI",
+     .open_access = true},
     {.method = "GET",
      .path = "/docs/",
      .handler = nd_handle_docs_asset,
      .params = no_params,
      .tag = "docs",
      .summary = "Swagger UI's files",
-     .prefix = true},
+     .prefix = true,
+     .open_access = true},
     {.method = "GET",
      .path = "/hostinfo",
      .handler = nd_handle_hostinfo,
@@ -174,7 +178,7 @@ const struct nd_route *nd_route_find(const struct nd_route *routes, size_t count
     for (size_t i = 0; i < count; i++) {
         const char *candidate = routes[i].path;
         size_t candidate_length = strlen(candidate);
-        bool matches = routes[i].prefix ? length > candidate_length : length == candidate_length;
+        bool matches = routes[i].prefix ? length >= candidate_length : length == candidate_length;
         if (matches && memcmp(candidate, path, candidate_length) == 0)
             return &routes[i];
     }

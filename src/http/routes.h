@@ -23,8 +23,11 @@ struct nd_route {
     const char *const *params; /* accepted query parameters, NULL-terminated; "pretty" is global */
     const char *tag;
     const char *summary;
-    bool prefix;         /* matches every path that starts with path (a file under /docs/) */
-    bool open_access;    /* needs no token even with --auth-token-file (probes, metrics) */
+    bool prefix; /* matches every path that starts with path, itself included (/docs/...) */
+    /* Needs no token even with --auth-token-file: the probes, metrics, and
+     * the API's own documentation (Swagger UI loads it before the user can
+     * give it a token with its Authorize button). */
+    bool open_access;
     const void *context; /* the handler's settings (handlers.h), or NULL */
     size_t index;        /* the row's position in nd_routes */
 };

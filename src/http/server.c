@@ -1,20 +1,26 @@
 #include "http/server.h"
 
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "http/deferred.h"
 #include "http/json_arena.h"
 #include "http/log.h"
+#include "http/message.h"
 #include "http/metrics.h"
+#include "http/problem.h"
 #include "http/request.h"
 #include "http/request_deadline.h"
 #include "http/routes.h"
@@ -33,12 +39,25 @@ struct nd_http_server {
     atomic_uint_fast64_t refused; /* closed at once: over max_connections */
     atomic_uint_fast64_t next_request_id;
     uint32_t request_id_prefix;
+    size_t answer_room; /* pool bytes kept free for an answer's headers */
 };
 
 static const char allowed_methods[] = "GET, HEAD, OPTIONS";
 
+#if MHD_VERSION < 0x00097701
+static const char placeholder_length[] = "0"; /* see on_request_line */
+#endif
+
 /* libmicrohttpd calls this as soon as the request line is read, before the
- * headers: the earliest moment to start the clock and keep the raw target. */
+ * headers: the earliest moment to start the clock and keep the raw target.
+ *
+ * netdiag parses the query itself, from this raw copy (query.c). Left alone,
+ * libmicrohttpd would also split it, right after this call, into one record
+ * per argument in the connection's memory pool: some 60 bytes each, so that
+ * about 110 short arguments exhausted an 8 KiB pool and the request got no
+ * answer at all. Ending the target at the '?' for libmicrohttpd (both 0.9.75
+ * and 1.0 look for the '?' before this call and split what follows it after)
+ * leaves it no arguments to store; the copy keeps the whole target. */
 static void *on_request_line(void *context, const char *uri, struct MHD_Connection *connection)
 {
     struct nd_http_server *server = context;
@@ -50,8 +69,22 @@ static void *on_request_line(void *context, const char *uri, struct MHD_Connecti
     request->connection = connection;
     request->start_ns = nd_clock_monotonic_ns();
     memcpy(request->target, uri, length + 1);
+    request->target_length = length;
     const char *question = memchr(uri, '?', length);
+    if (question)
+        ((char *)uri)[question - uri + 1] = '\0';
+    request->path = request->target;
     request->path_length = question ? (size_t)(question - uri) : length;
+#if MHD_VERSION < 0x00097701
+    /* 0.9.75 reads Content-Length itself before netdiag sees the header,
+     * and its own answer to a malformed one goes out with the status line
+     * and headers twice (its state machine builds them again). Its reader
+     * takes the first field of a name, so a "0" placed first here keeps it
+     * out of the way; netdiag's check (message.c) reads the client's fields
+     * and skips this one. 1.0 answers those cases correctly itself. */
+    MHD_set_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH,
+                             placeholder_length);
+#endif
     return request;
 }
 
@@ -72,8 +105,7 @@ static bool valid_request_id(const char *id)
 
 static void assign_request_id(struct nd_request *request)
 {
-    const char *given =
-        MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, "X-Request-Id");
+    const char *given = request->message.request_id;
     if (given && valid_request_id(given)) {
         memcpy(request->request_id, given, strlen(given) + 1);
         return;
@@ -120,7 +152,7 @@ static enum MHD_Result queue_answer(struct nd_request *request)
         MHD_add_response_header(response, "Access-Control-Expose-Headers",
                                 "X-Request-Id, Retry-After");
     }
-    if (atomic_load_explicit(&server->draining, memory_order_relaxed))
+    if (request->must_close || atomic_load_explicit(&server->draining, memory_order_relaxed))
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result result = MHD_queue_response(request->connection, request->status, response);
     MHD_destroy_response(response);
@@ -138,9 +170,8 @@ static void answer_options(struct nd_request *request)
         return;
     MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allowed_methods);
     const char *origin = request->server->config.cors_origin;
-    if (origin && origin[0]) {
-        const char *asked = MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND,
-                                                        "Access-Control-Request-Headers");
+    if (origin && origin[0] && request->route) {
+        const char *asked = request->message.cors_request_headers;
         MHD_add_response_header(response, "Access-Control-Allow-Methods", allowed_methods);
         MHD_add_response_header(
             response, "Access-Control-Allow-Headers",
@@ -150,16 +181,6 @@ static void answer_options(struct nd_request *request)
     request->response = response;
     request->status = MHD_HTTP_NO_CONTENT;
     request->answered = true;
-}
-
-static bool has_request_body(struct MHD_Connection *connection, const char **length_text)
-{
-    *length_text =
-        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (*length_text && strcmp(*length_text, "0") != 0)
-        return true;
-    return MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                       MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
 static void reject_unknown_parameters(struct nd_request *request)
@@ -198,18 +219,30 @@ static bool same_secret(const char *given, const char *expected)
     return difference == 0;
 }
 
-/* With --auth-token-file, every route but the probes and metrics needs
+/* The token of "Bearer <token>", or NULL. The scheme name is
+ * case-insensitive (RFC 9110 section 11.1); one or more spaces follow it. */
+static const char *bearer_token(const char *header)
+{
+    static const char scheme[] = "Bearer";
+    if (!header || strncasecmp(header, scheme, sizeof scheme - 1) != 0 ||
+        header[sizeof scheme - 1] != ' ')
+        return NULL;
+    const char *token = header + sizeof scheme - 1;
+    while (*token == ' ')
+        token++;
+    return token;
+}
+
+/* With --auth-token-file, every route but the open ones (routes.h) needs
  * "Authorization: Bearer <token>". False after answering 401. */
 static bool authorized(struct nd_request *request)
 {
-    const char *token = request->server->config.auth_token;
-    if (!token || !token[0] || request->route->open_access)
+    const char *expected = request->server->config.auth_token;
+    if (!expected || !expected[0] || request->route->open_access)
         return true;
-    const char *header =
-        MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, "Authorization");
-    static const char scheme[] = "Bearer ";
-    if (header && strncmp(header, scheme, sizeof scheme - 1) == 0 &&
-        same_secret(header + sizeof scheme - 1, token))
+    const char *header = request->message.authorization;
+    const char *token = bearer_token(header);
+    if (token && same_secret(token, expected))
         return true;
     nd_reply_problem_format(request, 401, "unauthorized", NULL,
                             header ? "the bearer token is not the one this service accepts"
@@ -224,23 +257,24 @@ static bool authorized(struct nd_request *request)
 static void dispatch(struct nd_request *request, const char *method)
 {
     char bad_name[72];
-    const char *query_text = request->target + request->path_length;
-    size_t query_length = strlen(query_text);
-    if (query_length > 0) {
-        query_text++;
-        query_length--;
+    bool is_options = strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0;
+    if (request->path[0] == '*') {
+        /* RFC 9110 section 9.3.7: "OPTIONS *" asks about the server as a
+         * whole; no other method may use that target. */
+        if (is_options)
+            answer_options(request);
+        else
+            nd_reply_problem_format(request, 400, "bad_request", NULL,
+                                    "the target '*' is for OPTIONS only (RFC 9112 3.2.4)");
+        return;
     }
-
-    struct nd_http_server *server = request->server;
-    request->route = nd_route_find(server->config.routes, server->config.route_count,
-                                   request->target, request->path_length);
     if (!request->route) {
         nd_reply_problem_format(request, 404, "not_found", NULL, "no endpoint at '%.*s'",
                                 (int)(request->path_length < 128 ? request->path_length : 128),
-                                request->target);
+                                request->path);
         return;
     }
-    if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) {
+    if (is_options) {
         answer_options(request);
         return;
     }
@@ -256,9 +290,16 @@ static void dispatch(struct nd_request *request, const char *method)
             MHD_add_response_header(request->response, MHD_HTTP_HEADER_ALLOW, allowed_methods);
         return;
     }
+    if (request->has_body) {
+        nd_reply_problem_format(request, 413, "body_not_allowed", NULL,
+                                "netdiag takes no request body (%s)",
+                                request->message.transfer_encoding ? "Transfer-Encoding: chunked"
+                                                                   : "a non-zero Content-Length");
+        return;
+    }
 
-    enum nd_query_status status =
-        nd_query_parse(query_text, query_length, &request->query, bad_name, sizeof bad_name);
+    enum nd_query_status status = nd_query_parse(request->query_text, request->query_text_length,
+                                                 &request->query, bad_name, sizeof bad_name);
     if (status == ND_QUERY_NO_MEMORY) {
         nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
         return;
@@ -277,19 +318,239 @@ static void dispatch(struct nd_request *request, const char *method)
     request->route->handler(request);
 }
 
+static enum MHD_Result add_field(void *context, enum MHD_ValueKind kind, const char *name,
+                                 const char *value)
+{
+    (void)kind;
+#if MHD_VERSION < 0x00097701
+    if (value == placeholder_length)
+        return MHD_YES;
+#endif
+    nd_message_add_field(context, name, value ? value : "");
+    return MHD_YES;
+}
+
+/* libmicrohttpd keeps the request line and the header fields in the
+ * connection's memory pool until the answer is sent, with a record of about
+ * 64 bytes per field, and builds the answer's status line and headers in
+ * what is left. When too little is left it closes the connection without
+ * any answer (0.9.75 and 1.0 alike), so netdiag refuses a request head that
+ * leaves less than this for its own headers (the largest set, CORS and
+ * WWW-Authenticate included, is about 600 bytes). */
+enum { FIELD_RECORD_BYTES = 64, ANSWER_HEADER_ROOM = 1024 };
+
+static size_t head_cost(const struct nd_request *request)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(request->connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    size_t head = info ? info->header_size : 0;
+    return head + request->message.fields * FIELD_RECORD_BYTES;
+}
+
+/* The socket is idle (this request's answer is the next bytes on it) and
+ * its send buffer holds far more than an answer written directly. */
+static bool send_plain(struct MHD_Connection *connection, struct iovec parts[2])
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!info)
+        return false;
+    struct msghdr message = {.msg_iov = parts, .msg_iovlen = 2};
+    size_t total = parts[0].iov_len + parts[1].iov_len;
+    ssize_t written = sendmsg(info->connect_fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return written == (ssize_t)total;
+}
+
+/* Under HTTPS the same bytes go out through the connection's TLS session:
+ * plain bytes on the socket would break the client's TLS stream (it sees a
+ * record that is not one). The session is idle here as the socket is,
+ * between the request read and an answer libmicrohttpd has not begun to
+ * write. Corked, head and body leave as one record. */
+static bool send_over_tls(struct MHD_Connection *connection, struct iovec parts[2])
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!info || !info->tls_session)
+        return false;
+    gnutls_session_t session = info->tls_session;
+    gnutls_record_cork(session);
+    for (size_t i = 0; i < 2; i++) {
+        if (parts[i].iov_len > 0 &&
+            gnutls_record_send(session, parts[i].iov_base, parts[i].iov_len) !=
+                (ssize_t)parts[i].iov_len)
+            break;
+    }
+    /* Not GNUTLS_RECORD_WAIT: like send_plain, it never blocks the thread. */
+    ssize_t written = gnutls_record_uncork(session, 0);
+    return written == (ssize_t)(parts[0].iov_len + parts[1].iov_len);
+}
+
+/* The answer written straight to the socket, for a head too large to leave
+ * libmicrohttpd room for one: status line, headers and problem body in one
+ * send. The connection closes after it. False when it could not be sent
+ * whole. */
+static bool answer_directly(struct nd_request *request, bool with_body, unsigned status,
+                            const char *code, const char *detail)
+{
+    struct nd_problem problem = {.status = status, .code = code};
+    snprintf(problem.detail, sizeof problem.detail, "%s", detail);
+    char instance[256];
+    size_t n = request->path_length < sizeof instance ? request->path_length : sizeof instance - 1;
+    memcpy(instance, request->path, n);
+    instance[n] = '\0';
+    cJSON *tree = nd_problem_render(&problem, instance);
+    char *body = tree ? cJSON_PrintUnformatted(tree) : NULL;
+    cJSON_Delete(tree);
+    if (!body)
+        return false;
+    size_t body_length = strlen(body);
+
+    char date[64];
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    const char *origin = request->server->config.cors_origin;
+    bool cors = origin && origin[0];
+    char head[1536];
+    int head_length =
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 %u %s\r\nDate: %s\r\nContent-Type: application/problem+json\r\n"
+                 "Content-Length: %zu\r\nCache-Control: no-store\r\nX-Request-Id: %s\r\n%s%s%s"
+                 "Connection: close\r\n\r\n",
+                 status, nd_problem_title(status), date, body_length, request->request_id,
+                 cors ? "Access-Control-Allow-Origin: " : "", cors ? origin : "",
+                 cors ? "\r\nAccess-Control-Expose-Headers: X-Request-Id, Retry-After\r\n" : "");
+    bool sent = false;
+    if (head_length > 0 && (size_t)head_length < sizeof head) {
+        struct iovec parts[2] = {{.iov_base = head, .iov_len = (size_t)head_length},
+                                 {.iov_base = body, .iov_len = with_body ? body_length : 0}};
+        sent = request->server->config.tls ? send_over_tls(request->connection, parts)
+                                           : send_plain(request->connection, parts);
+    }
+    cJSON_free(body);
+    if (sent) {
+        request->status = status;
+        request->body_bytes = with_body ? body_length : 0;
+        request->answered_directly = true;
+    }
+    return sent;
+}
+
+/* Set on this thread when the handler asks libmicrohttpd to close the
+ * connection after writing its own answer; libmicrohttpd then reports an
+ * "internal error" of the application, which this was not. */
+static _Thread_local bool closing_after_direct_answer;
+
+/* A message netdiag refuses: 400, and the connection closes, since what
+ * follows the header cannot be told apart from a next request. */
+static void refuse_message(struct nd_request *request, const char *detail)
+{
+    request->must_close = true;
+    nd_reply_problem_format(request, 400, "bad_request", NULL, "%s", detail);
+}
+
+/* libmicrohttpd hands the target over as a C string. A raw NUL inside it,
+ * which 1.0 refuses itself (closing the connection) and 0.9.75 lets through,
+ * would cut netdiag's copy short and hide the rest from the checks and the
+ * log. The target and the version string both still point into the
+ * connection's read buffer, where the target ends one space before the
+ * version: a gap longer than the copy means it was cut. Only addresses are
+ * compared; nothing is read. */
+static bool target_was_cut(const struct nd_request *request, const char *url, const char *version)
+{
+    uintptr_t start = (uintptr_t)url, end = (uintptr_t)version;
+    if (end <= start || end - start > request->server->config.connection_memory)
+        return false;
+    return end - start - 1 > request->target_length;
+}
+
+/* The same look at the method: 0.9.75 skips extra spaces between method and
+ * target, which 1.0 (at the discipline set below) refuses; RFC 9112 section
+ * 3 allows either, and netdiag refuses them under both. */
+static bool method_gap_is_wide(const char *method, const char *url)
+{
+    uintptr_t start = (uintptr_t)method, end = (uintptr_t)url;
+    return end > start && end - start > strlen(method) + 1 && end - start < 1u << 16;
+}
+
+/* The first call, with the header complete: RFC 9112's rules for the
+ * target, Host and body framing, which libmicrohttpd 0.9.75 leaves to the
+ * application, checked the same way under both versions. Returns false when
+ * it has answered (or has to close at once). */
+static bool check_message(struct nd_request *request, const char *url, const char *version,
+                          bool *close_now)
+{
+    struct MHD_Connection *connection = request->connection;
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, add_field, &request->message);
+    assign_request_id(request);
+    struct nd_target target;
+    char detail[ND_MESSAGE_DETAIL_MAX];
+    bool target_ok =
+        nd_target_parse(request->target, request->target_length, &target, detail, sizeof detail);
+    if (target_ok) {
+        request->path = target.path;
+        request->path_length = target.path_length;
+        request->query_text = target.query;
+        request->query_text_length = target.query_length;
+    }
+    request->route =
+        nd_route_find(request->server->config.routes, request->server->config.route_count,
+                      request->path, request->path_length);
+
+    if (head_cost(request) + request->server->answer_room >
+        request->server->config.connection_memory) {
+        char too_large[160];
+        snprintf(too_large, sizeof too_large,
+                 "the request line and headers need more than the %zu bytes this server keeps "
+                 "for them (--connection-memory, less room for the answer)",
+                 request->server->config.connection_memory - request->server->answer_room);
+        answer_directly(request, strcmp(request->method, MHD_HTTP_METHOD_HEAD) != 0, 431,
+                        "headers_too_large", too_large);
+        *close_now = true;
+        closing_after_direct_answer = true;
+        return false;
+    }
+    if (target_was_cut(request, url, version)) {
+        refuse_message(request, "the request target holds a NUL byte");
+        return false;
+    }
+    if (method_gap_is_wide(request->method, url)) {
+        refuse_message(request, "more than one space between method and target (RFC 9112 3)");
+        return false;
+    }
+    if (!target_ok) {
+        refuse_message(request, detail);
+        return false;
+    }
+    bool http11 = strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
+    enum nd_message_verdict verdict =
+        nd_message_check(&request->message, http11, detail, sizeof detail);
+    if (verdict == ND_MESSAGE_INVALID) {
+        refuse_message(request, detail);
+        return false;
+    }
+    if (verdict == ND_MESSAGE_BODY) {
+        /* netdiag takes no body: answer before it is read, then close. */
+        request->has_body = true;
+        request->must_close = true;
+    }
+    return true;
+}
+
 static enum MHD_Result handle_request(void *context, struct MHD_Connection *connection,
-                                      const char *method, size_t *upload_data_size,
-                                      void **request_context)
+                                      const char *url, const char *method, const char *version,
+                                      size_t *upload_data_size, void **request_context)
 {
     struct nd_http_server *server = context;
     struct nd_request *request = *request_context;
     if (!request)
         return MHD_NO; /* the request line callback ran out of memory */
     if (!request->method) {
-        /* First call: headers are in. A GET has no body, so one announced is
-         * refused before it is read. Otherwise wait for the call that says
-         * the (empty) body is complete: answering earlier would make
-         * libmicrohttpd close a keep-alive connection. */
+        /* First call: headers are in. A refused message, or a request with a
+         * body (which netdiag never reads), is answered now. Otherwise wait
+         * for the call that says the (empty) body is complete: answering
+         * earlier would make libmicrohttpd close a keep-alive connection. */
         request->method = method;
         if (server->deadline) {
             const union MHD_ConnectionInfo *info =
@@ -298,15 +559,14 @@ static enum MHD_Result handle_request(void *context, struct MHD_Connection *conn
             nd_request_deadline_arrived(request->deadline_watch);
         }
         atomic_fetch_add_explicit(&server->in_flight, 1, memory_order_relaxed);
-        assign_request_id(request);
         if (server->config.access_log)
             record_client(request);
-        const char *length_text;
-        if (!has_request_body(connection, &length_text))
+        bool close_now = false;
+        if (!check_message(request, url, version, &close_now))
+            return close_now ? MHD_NO : queue_answer(request);
+        if (!request->has_body)
             return MHD_YES;
-        nd_reply_problem_format(request, 413, "body_not_allowed", NULL,
-                                "netdiag takes no request body (Content-Length: %.20s)",
-                                length_text ? length_text : "chunked");
+        dispatch(request, method);
         return queue_answer(request);
     }
     if (*upload_data_size != 0) {
@@ -330,43 +590,83 @@ static enum MHD_Result on_request(void *context, struct MHD_Connection *connecti
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **request_context)
 {
-    (void)url;
-    (void)version;
     (void)upload_data;
     nd_json_arena_begin();
-    enum MHD_Result result =
-        handle_request(context, connection, method, upload_data_size, request_context);
+    enum MHD_Result result = handle_request(context, connection, url, method, version,
+                                            upload_data_size, request_context);
     nd_json_arena_end();
     return result;
 }
 
+static const char *termination_name(enum MHD_RequestTerminationCode termination)
+{
+    switch (termination) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        return NULL;
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return "timeout";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return "shutdown";
+    case MHD_REQUEST_TERMINATED_READ_ERROR:
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+        return "client_closed";
+    case MHD_REQUEST_TERMINATED_WITH_ERROR:
+    default:
+        return "error";
+    }
+}
+
+/* The access line and the counters for one request, written once it is
+ * over. They record what went out: a request whose answer was not sent
+ * whole is logged with status 0 and the reason, and counted apart. */
 static void on_completed(void *context, struct MHD_Connection *connection, void **request_context,
                          enum MHD_RequestTerminationCode termination)
 {
     struct nd_http_server *server = context;
     struct nd_request *request = *request_context;
-    (void)connection;
-    (void)termination;
     if (!request)
         return;
+    uint64_t now_ns = nd_clock_monotonic_ns();
+    uint64_t duration_us = (now_ns - request->start_ns) / 1000u;
+    const char *method = request->method;
+    const char *unsent = termination_name(termination);
+    unsigned status = request->status;
     if (request->method) {
-        uint64_t now_ns = nd_clock_monotonic_ns();
-        uint64_t duration_us = (now_ns - request->start_ns) / 1000u;
         nd_request_deadline_rearm(request->deadline_watch, now_ns);
-        nd_metrics_record(request->route, request->method, request->status, duration_us);
-        if (server->config.access_log) {
-            struct nd_access_entry entry = {
-                .method = request->method,
-                .target = request->target,
-                .status = request->status,
-                .bytes = request->body_bytes,
-                .duration_us = duration_us,
-                .client = request->client,
-                .request_id = request->request_id,
-            };
-            nd_log_access(&entry);
-        }
         atomic_fetch_sub_explicit(&server->in_flight, 1, memory_order_relaxed);
+        if (request->answered_directly)
+            unsent = NULL;
+    } else {
+        /* libmicrohttpd refused the header itself (431, 400, 413...) before
+         * netdiag saw it; the status is the one it queued, if any. */
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_HTTP_STATUS);
+        status = info ? info->http_status : 0;
+        unsent = status ? NULL : unsent;
+        method = "-";
+        request->route = nd_route_find(server->config.routes, server->config.route_count,
+                                       request->path, request->path_length);
+    }
+    if (unsent) {
+        status = 0;
+        nd_metrics_record_unanswered(unsent);
+    } else {
+        nd_metrics_record(request->route, method, status, duration_us);
+    }
+    if (server->config.access_log) {
+        if (!request->method)
+            record_client(request);
+        struct nd_access_entry entry = {
+            .method = method,
+            .target = request->target,
+            .status = status,
+            .bytes = unsent ? 0 : request->body_bytes,
+            .duration_us = duration_us,
+            .client = request->client,
+            .request_id = request->request_id[0] ? request->request_id : "-",
+            .unsent = unsent,
+        };
+        nd_log_access(&entry);
     }
     nd_deferred_request_ended(request);
     if (request->response)
@@ -417,18 +717,61 @@ static void on_connection(void *context, struct MHD_Connection *connection, void
     }
 }
 
+/* The title of the HTML page libmicrohttpd sends with its own error
+ * answers, which is all the log needs of it. */
+static void page_title(const char *message, char *out, size_t size)
+{
+    const char *start = strstr(message, "<title>");
+    const char *end = start ? strstr(start, "</title>") : NULL;
+    if (!start || !end) {
+        snprintf(out, size, "%s", message);
+        return;
+    }
+    start += sizeof "<title>" - 1;
+    snprintf(out, size, "%.*s", (int)(end - start), start);
+}
+
 static void on_library_error(void *context, const char *format, va_list args)
     __attribute__((format(printf, 2, 0)));
 
+/* libmicrohttpd reports here what it decides alone. Two of its messages
+ * are also counted: the error answers it writes itself (for a request line
+ * or header it refuses before netdiag sees the request), and the
+ * connections it refuses over --per-ip-connections. Their text is the same
+ * in 0.9.75 and 1.0. */
 static void on_library_error(void *context, const char *format, va_list args)
 {
+    static const char error_answer[] = "Error processing request (HTTP response code is %u";
+    static const char refused[] = "Server reached connection limit.";
+    static const char application_error[] = "Application reported internal error";
+    struct nd_http_server *server = context;
     char message[512];
-    (void)context;
+    va_list copy;
+    va_copy(copy, args);
     vsnprintf(message, sizeof message, format, args);
+    /* The text, not the format: 0.9.75 passes this one as "%s\n". */
+    if (closing_after_direct_answer &&
+        strncmp(message, application_error, sizeof application_error - 1) == 0) {
+        closing_after_direct_answer = false;
+        va_end(copy);
+        return;
+    }
     size_t length = strlen(message);
     while (length > 0 && (message[length - 1] == '\n' || message[length - 1] == '\r'))
         message[--length] = '\0';
-    nd_log_event("warn", "libmicrohttpd", "message", message, NULL);
+    if (strncmp(format, error_answer, sizeof error_answer - 1) == 0) {
+        unsigned status = va_arg(copy, unsigned);
+        char status_text[16], title[160];
+        snprintf(status_text, sizeof status_text, "%u", status);
+        page_title(message, title, sizeof title);
+        nd_metrics_record_library_answer(status);
+        nd_log_event("warn", "libmicrohttpd", "status", status_text, "message", title, NULL);
+    } else {
+        if (strncmp(format, refused, sizeof refused - 1) == 0)
+            atomic_fetch_add_explicit(&server->refused, 1, memory_order_relaxed);
+        nd_log_event("warn", "libmicrohttpd", "message", message, NULL);
+    }
+    va_end(copy);
 }
 
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
@@ -448,6 +791,8 @@ enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_se
     if (!server)
         return nd_error_set(error, ND_ERR_NO_MEMORY, "out of memory");
     server->config = *config;
+    server->answer_room =
+        ANSWER_HEADER_ROOM + (config->cors_origin ? strlen(config->cors_origin) : 0);
     atomic_init(&server->draining, false);
     atomic_init(&server->closed_to_new, false);
     atomic_init(&server->in_flight, 0);
@@ -500,6 +845,15 @@ enum nd_err nd_http_start(const struct nd_http_config *config, struct nd_http_se
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, server},
     };
     size_t count = 9;
+#if MHD_VERSION >= 0x00097701
+    /* 1.0's client discipline at its strictest within the RFCs: it refuses
+     * whitespace in the target or before a colon, bare CR and LF, obs-fold.
+     * 0.9.75's MHD_OPTION_STRICT_FOR_CLIENT is not set: there it closes the
+     * connection without an answer on a space in the target and corrupts its
+     * answer to a missing Host, both of which netdiag's own checks
+     * (message.c) answer cleanly instead. */
+    options[count++] = (struct MHD_OptionItem){MHD_OPTION_CLIENT_DISCIPLINE_LVL, 1, NULL};
+#endif
     if (threads > 1)
         options[count++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
     if (config->tls) {

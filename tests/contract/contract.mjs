@@ -561,6 +561,8 @@ async function checkScenarios(base, { ntpPort, silentPort, kissPort, dnsSilentPo
   if (udp?.body) check(!('nodelay' in udp.body.options) && !('bind' in udp.body), 'GET /sockopts udp: no nodelay, no bind');
   const none = await probe(base, sockopts, { query: new URLSearchParams('timeout=none&bind=0') }, 'GET /sockopts timeout=none', { expect: 200 });
   if (none?.body) check(none.body.options.timeout.requested === null && none.body.options.timeout.after === null, 'GET /sockopts timeout=none: requested and after are null');
+  const zero = await probe(base, sockopts, { query: new URLSearchParams('timeout=0') }, 'GET /sockopts timeout=0', { expect: 200 });
+  if (zero?.body) check(zero.body.options.timeout.after === 0 && zero.body.options.blocking.after === 0, 'GET /sockopts timeout=0: non-blocking, as Python\'s settimeout(0)');
   const bound = await probe(base, sockopts, { query: new URLSearchParams('bind=1&type=udp') }, 'GET /sockopts bind=1 udp', { expect: 200 });
   if (bound?.body) check(bound.body.bind?.address === '127.0.0.1' && bound.body.bind.port > 0, 'GET /sockopts bind=1: bound to the loopback');
   // A host without IPv6 answers 400 unsupported_family; both are declared.

@@ -28,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     request->target[size] = '\0';
     size_t length = strlen(request->target);
     const char *question = memchr(request->target, '?', length);
+    request->path = request->target;
     request->path_length = question ? (size_t)(question - request->target) : length;
     request->method = "GET";
     const struct nd_route *route =

@@ -448,18 +448,23 @@ int nd_test_connect(unsigned port)
     return fd;
 }
 
+void nd_test_send_all(int fd, const char *data, size_t length)
+{
+    size_t sent = 0;
+    while (sent < length) {
+        ssize_t n = send(fd, data + sent, length - sent, MSG_NOSIGNAL);
+        if (n <= 0)
+            break; /* the server may answer and close before reading it all */
+        sent += (size_t)n;
+    }
+}
+
 long nd_test_raw_status(unsigned port, const char *request, size_t length)
 {
     int fd = try_connect(port);
     if (fd < 0)
         return 0;
-    size_t sent = 0;
-    while (sent < length) {
-        ssize_t n = send(fd, request + sent, length - sent, MSG_NOSIGNAL);
-        if (n <= 0)
-            break; /* the server may answer and close before reading it all */
-        sent += (size_t)n;
-    }
+    nd_test_send_all(fd, request, length);
     char answer[256] = "";
     size_t got = 0;
     struct pollfd entry = {.fd = fd, .events = POLLIN};
@@ -555,7 +560,7 @@ unsigned nd_test_read_port_file(const char *path, int timeout_ms)
     return 0;
 }
 
-int nd_test_bind_udp(unsigned *port)
+int nd_test_udp_socket(unsigned *port)
 {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
@@ -571,7 +576,7 @@ int nd_test_bind_udp(unsigned *port)
 unsigned nd_test_free_udp_port(void)
 {
     unsigned port;
-    close(nd_test_bind_udp(&port));
+    close(nd_test_udp_socket(&port));
     return port;
 }
 

@@ -112,6 +112,10 @@ const cJSON *nd_test_json_find(const cJSON *object, const char *path, const char
 /* Connects a TCP socket to 127.0.0.1:port (blocking). Fails the test on error. */
 int nd_test_connect(unsigned port);
 
+/* Sends what it can of data: stops early, without failing, when the server
+ * closes (it may answer and close before reading a whole request). */
+void nd_test_send_all(int fd, const char *data, size_t length);
+
 /* Sends a raw request on a new connection and returns the status of the
  * answer, or 0 when the connection is refused or closed without one. */
 long nd_test_raw_status(unsigned port, const char *request, size_t length);
@@ -156,11 +160,6 @@ unsigned nd_test_free_udp_port(void);
  * test cannot take it from under the server. */
 unsigned nd_test_free_port_on(const char *const *addresses, size_t count);
 
-/* A UDP socket bound to 127.0.0.1, a free port (stored in *port); the
- * caller closes it. Nobody reads it: datagrams sent to it vanish without
- * an ICMP error, as behind a filter. */
-int nd_test_bind_udp(unsigned *port);
-
 /* GETs path (with its query) count times at once, with libcurl's multi
  * interface on the calling thread, and stores each answer's status in
  * statuses (0 when none came within 30 s). */
@@ -178,6 +177,10 @@ void nd_test_get_all_end(struct nd_test_batch *batch, long *statuses);
 /* Runs a shell command and returns its exit status (-1 when it did not
  * exit), with the start of its output in out (NUL-terminated). */
 int nd_test_command(const char *command, char *out, size_t size);
+
+/* A UDP socket bound to 127.0.0.1 and its port: a server that takes
+ * datagrams and never answers while it is open. The caller closes it. */
+int nd_test_udp_socket(unsigned *port);
 
 /* A path under the source tree ($NETDIAG_SOURCE_DIR). */
 void nd_test_source_path(const char *relative, char *out, size_t size);

@@ -1,4 +1,5 @@
-/* --auth-token-file: a bearer token on every route but the probes and metrics. */
+/* --auth-token-file: a bearer token on every route but the probes, metrics
+ * and the documentation. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,49 @@ static void test_token_required(void **state)
     nd_test_request(server, "GET", "/byteorder?value=1234", right, &response);
     assert_int_equal(response.status, 200);
     nd_test_response_free(&response);
+
+    /* RFC 9110 11.1: the scheme name is case-insensitive. */
+    static const char *const schemes[] = {"bearer", "BEARER", "bEaReR"};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        snprintf(header, sizeof header, "Authorization: %s %s", schemes[i], token);
+        nd_test_request(server, "GET", "/byteorder?value=1234", right, &response);
+        assert_int_equal(response.status, 200);
+        nd_test_response_free(&response);
+    }
+    snprintf(header, sizeof header, "Authorization: Basic %s", token);
+    nd_test_request(server, "GET", "/byteorder?value=1234", right, &response);
+    nd_test_assert_problem(&response, 401, "unauthorized", NULL);
+    nd_test_response_free(&response);
+}
+
+/* Swagger UI must load before the user can give it the token: the page,
+ * its files and the document it reads are open. */
+static void test_documentation_is_open(void **state)
+{
+    struct nd_test_server *server = *state;
+    static const char *const open_paths[] = {"/openapi.json", "/openapi.yaml", "/docs"};
+    for (size_t i = 0; i < sizeof open_paths / sizeof open_paths[0]; i++) {
+        struct nd_test_response response;
+        nd_test_get(server, open_paths[i], &response);
+        /* /docs is 503 where Swagger UI's files are not installed: still not 401. */
+        assert_true(response.status == 200 || (i == 2 && response.status == 503));
+        nd_test_response_free(&response);
+    }
+    struct nd_test_response response;
+    nd_test_get(server, "/docs/swagger-ui.css", &response);
+    assert_true(response.status == 200 || response.status == 404);
+    nd_test_response_free(&response);
+    nd_test_get(server, "/docs/", &response);
+    assert_int_equal(response.status, 308);
+    char location[64];
+    assert_true(nd_test_header(&response, "Location", location, sizeof location));
+    assert_string_equal(location, "../docs");
+    nd_test_response_free(&response);
+    /* The document declares the scheme Swagger UI's Authorize button uses. */
+    nd_test_get(server, "/openapi.json", &response);
+    const cJSON *scheme = nd_test_json_get(response.json, "components.securitySchemes.bearerAuth");
+    assert_string_equal(nd_test_json_string(scheme, "scheme"), "bearer");
+    nd_test_response_free(&response);
 }
 
 static void test_probes_and_metrics_stay_open(void **state)
@@ -99,6 +143,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_required),
         cmocka_unit_test(test_probes_and_metrics_stay_open),
+        cmocka_unit_test(test_documentation_is_open),
         cmocka_unit_test(test_unusable_token_files),
     };
     return cmocka_run_group_tests(tests, start_guarded, nd_test_group_teardown);

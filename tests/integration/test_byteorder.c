@@ -64,6 +64,10 @@ static void test_bad_inputs(void **state)
         {"/byteorder?value=-1", "invalid_argument", "value"},
         {"/byteorder?value=abc", "invalid_argument", "value"},
         {"/byteorder?value=12abc", "invalid_argument", "value"},
+        /* As strict as openapi.yaml: no leading zeros, at most 16 hex digits. */
+        {"/byteorder?value=0001", "invalid_argument", "value"},
+        {"/byteorder?value=0x00000000000000001", "invalid_argument", "value"},
+        {"/byteorder?value=1&width=016", "invalid_argument", "width"},
         {"/byteorder?value=%201", "invalid_argument", "value"},
         {"/byteorder?value=4294967296", "out_of_range", "value"},
         {"/byteorder?value=0x100000000", "out_of_range", "value"},

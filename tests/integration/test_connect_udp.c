@@ -95,7 +95,7 @@ static void test_closed_port_is_refused(void **state)
 {
     const struct nd_test_server *server = *state;
     unsigned port;
-    close(nd_test_bind_udp(&port)); /* bound a moment ago: now nothing is */
+    close(nd_test_udp_socket(&port)); /* bound a moment ago: now nothing is */
     char query[128];
     snprintf(query, sizeof query, "host=127.0.0.1&port=%u&send=hello&count=3", port);
     struct nd_test_response response;
@@ -115,7 +115,7 @@ static void test_silent_port_is_no_reply(void **state)
 {
     const struct nd_test_server *server = *state;
     unsigned port;
-    int fd = nd_test_bind_udp(&port);
+    int fd = nd_test_udp_socket(&port);
     char query[160];
     snprintf(query, sizeof query, "host=127.0.0.1&port=%u&send=hello&count=2&timeout_ms=500", port);
     struct nd_test_response response;
@@ -236,7 +236,7 @@ static void test_100_probes_at_once(void **state)
     struct nd_test_server busy;
     nd_test_server_start(&busy, (const char *[]){"--slow-max-waiting", "128", NULL});
     unsigned port;
-    int fd = nd_test_bind_udp(&port);
+    int fd = nd_test_udp_socket(&port);
     char path[192];
     snprintf(path, sizeof path,
              "/connect?proto=udp&host=127.0.0.1&port=%u&send=x&count=3&interval_ms=100&"

@@ -457,14 +457,8 @@ static void test_name_not_resolving_is_shown(void **state)
     unsigned port = nd_test_free_port_on(elsewhere, 1);
     /* A bound socket nobody reads: the queries go unanswered (a port with
      * nothing on it would refuse them instead). */
-    int silent = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    assert_true(silent >= 0);
-    struct sockaddr_in silent_address = {.sin_family = AF_INET};
-    silent_address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(silent, (struct sockaddr *)&silent_address, sizeof silent_address), 0);
-    socklen_t silent_length = sizeof silent_address;
-    assert_int_equal(getsockname(silent, (struct sockaddr *)&silent_address, &silent_length), 0);
-    unsigned silent_port = ntohs(silent_address.sin_port);
+    unsigned silent_port;
+    int silent = nd_test_udp_socket(&silent_port);
     struct nd_test_server lonely, deaf;
     char listen[32], dns_server[32], silent_server[32];
     snprintf(listen, sizeof listen, "127.0.0.16:%u", port);

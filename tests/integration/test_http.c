@@ -189,6 +189,19 @@ static void test_pretty_printing(void **state)
     nd_test_get(server, "/byteorder?value=1234&pretty=maybe", &pretty);
     nd_test_assert_problem(&pretty, 400, "invalid_argument", "pretty");
     nd_test_response_free(&pretty);
+
+    /* The OpenAPI document too: compact by default and with pretty=0. */
+    struct nd_test_response zero;
+    nd_test_get(server, "/openapi.json", &compact);
+    nd_test_get(server, "/openapi.json?pretty=0", &zero);
+    nd_test_get(server, "/openapi.json?pretty=1", &pretty);
+    assert_ptr_equal(strchr(compact.body, '\n'), compact.body + compact.body_length - 1);
+    assert_string_equal(zero.body, compact.body);
+    assert_non_null(strstr(pretty.body, "\n  "));
+    assert_true(cJSON_Compare(compact.json, pretty.json, true));
+    nd_test_response_free(&compact);
+    nd_test_response_free(&zero);
+    nd_test_response_free(&pretty);
 }
 
 static void test_request_id_echoed_or_generated(void **state)

@@ -117,6 +117,11 @@ static void test_invalid_names(void **state)
         "/resolve?host=ex@mple.com",
         "/resolve?host=-a.example",
         "/resolve?host=caf%C3%A9.example",
+        /* getaddrinfo would read these as inet_aton does (8.0.0.1, 1.2.0.3);
+         * /convert calls them surprising, /resolve refuses them alike. */
+        "/resolve?host=010.0.0.1",
+        "/resolve?host=1.2.3",
+        "/resolve?host=2130706433",
         path,
         long_name,
     };
@@ -126,6 +131,10 @@ static void test_invalid_names(void **state)
         nd_test_assert_problem(&response, 400, "invalid_argument", "host");
         nd_test_response_free(&response);
     }
+    struct nd_test_response response;
+    nd_test_get(server, "/resolve?host=010.0.0.1", &response);
+    assert_non_null(strstr(nd_test_json_string(response.json, "detail"), "8.0.0.1"));
+    nd_test_response_free(&response);
 }
 
 static void test_bad_parameters(void **state)

@@ -81,6 +81,7 @@ static void test_bad_inputs(void **state)
         {"/service?port=-1", "invalid_argument", "port"},
         {"/service?port=http", "invalid_argument", "port"},
         {"/service?port=80,", "invalid_argument", "port"},
+        {"/service?port=018755", "invalid_argument", "port"},
         {"/service?port=80&protocol=sctp", "invalid_argument", "protocol"},
         {"/service?port=80&protocol=TCP", "invalid_argument", "protocol"},
         {"/service?name=bad%20name", "invalid_argument", "name"},

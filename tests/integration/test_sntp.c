@@ -235,6 +235,9 @@ static void test_bad_parameters(void **state)
         {"/time/sntp?server=", "invalid_argument", "server"},
         {"/time/sntp?server=bad%20name", "invalid_argument", "server"},
         {"/time/sntp?server=a..b", "invalid_argument", "server"},
+        /* inet_aton's readings (1.2.0.3, 8.0.0.1) are refused, as /resolve refuses them. */
+        {"/time/sntp?server=1.2.3", "invalid_argument", "server"},
+        {"/time/sntp?server=010.0.0.1:123", "invalid_argument", "server"},
         {"/time/sntp?server=127.0.0.1:99999", "out_of_range", "server"},
         {"/time/sntp?server=127.0.0.1:0", "out_of_range", "server"},
         {"/time/sntp?server=127.0.0.1:ntp", "invalid_argument", "server"},

@@ -48,10 +48,26 @@ static void test_before_and_after(void **state)
         assert_true(strlen(nd_test_json_string(json, "options.sndbuf.note")) > 0);
     assert_int_not_equal((int)nd_test_json_number(json, "options.nodelay.after"), 0);
     assert_int_equal((int)nd_test_json_number(json, "options.reuseaddr.after"), 1);
-    assert_true(nd_test_json_number(json, "options.timeout.after") == 100.0);
+    /* settimeout(100), then setblocking(False): Python's gettimeout() says 0.0. */
+    assert_true(nd_test_json_number(json, "options.timeout.requested") == 100.0);
+    assert_true(nd_test_json_number(json, "options.timeout.after") == 0.0);
     assert_int_equal((int)nd_test_json_number(json, "options.blocking.after"), 0);
     assert_string_equal(nd_test_json_string(json, "bind.address"), "127.0.0.1");
     assert_true(nd_test_json_number(json, "bind.port") > 0);
+    nd_test_response_free(&response);
+
+    /* settimeout(100) alone: blocking calls that give up after 100 s. */
+    nd_test_get(server, "/sockopts?timeout=100", &response);
+    assert_true(nd_test_json_number(response.json, "options.timeout.after") == 100.0);
+    assert_int_equal((int)nd_test_json_number(response.json, "options.blocking.after"), 1);
+    nd_test_response_free(&response);
+
+    /* settimeout(0) is setblocking(False), as in Python; 0.0 is not None. */
+    nd_test_get(server, "/sockopts?timeout=0", &response);
+    assert_int_equal(response.status, 200);
+    assert_true(nd_test_json_number(response.json, "options.timeout.requested") == 0.0);
+    assert_true(nd_test_json_number(response.json, "options.timeout.after") == 0.0);
+    assert_int_equal((int)nd_test_json_number(response.json, "options.blocking.after"), 0);
     nd_test_response_free(&response);
 
     nd_test_get(server, "/sockopts?type=udp&timeout=none&sndbuf=0", &response);
@@ -59,6 +75,7 @@ static void test_before_and_after(void **state)
     assert_null(
         cJSON_GetObjectItemCaseSensitive(nd_test_json_get(response.json, "options"), "nodelay"));
     assert_true(cJSON_IsNull(nd_test_json_get(response.json, "options.timeout.after")));
+    assert_int_equal((int)nd_test_json_number(response.json, "options.blocking.after"), 1);
     assert_true(nd_test_json_number(response.json, "options.sndbuf.after") > 0);
     nd_test_response_free(&response);
 }

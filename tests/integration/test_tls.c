@@ -120,6 +120,26 @@ static void test_serves_https(void **state)
     assert_int_not_equal(system(command), 0); /* plain HTTP to a TLS port fails */
 }
 
+/* A request head too large to leave libmicrohttpd room for an answer gets
+ * netdiag's own 431, written past libmicrohttpd: over HTTPS it must go
+ * through the TLS session, or the client reads plain bytes where it expects
+ * a record and the transfer fails. The server serves on afterwards. */
+static void test_large_head_over_https(void **state)
+{
+    (void)state;
+    static char pad[7000];
+    int n = snprintf(pad, sizeof pad, "X-Pad: ");
+    memset(pad + n, 'p', sizeof pad - (size_t)n - 1);
+    pad[sizeof pad - 1] = '\0';
+    struct nd_test_response response;
+    nd_test_request(&server, "GET", "/healthz", (const char *[]){pad, NULL}, &response);
+    nd_test_assert_problem(&response, 431, "headers_too_large", NULL);
+    nd_test_response_free(&response);
+    nd_test_get(&server, "/healthz", &response);
+    assert_int_equal(response.status, 200);
+    nd_test_response_free(&response);
+}
+
 /* Recipe 7 over TLS to itself: the session, then the chain field by field
  * against what certtool -i says of the same file. */
 static void test_connect_to_itself(void **state)
@@ -397,9 +417,10 @@ static int stop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_serves_https),          cmocka_unit_test(test_connect_to_itself),
-        cmocka_unit_test(test_verification_failures), cmocka_unit_test(test_old_protocol_and_alpn),
-        cmocka_unit_test(test_sighup_reloads),        cmocka_unit_test(test_bad_parameters),
+        cmocka_unit_test(test_serves_https),          cmocka_unit_test(test_large_head_over_https),
+        cmocka_unit_test(test_connect_to_itself),     cmocka_unit_test(test_verification_failures),
+        cmocka_unit_test(test_old_protocol_and_alpn), cmocka_unit_test(test_sighup_reloads),
+        cmocka_unit_test(test_bad_parameters),
     };
     return cmocka_run_group_tests(tests, start, stop);
 }

@@ -123,6 +123,7 @@ static void test_refusals_name_the_flag(void **state)
         /* The default server is checked as a request's server= is. */
         {{"--sntp-server", ""}, "--sntp-server:"},
         {{"--sntp-server", "a..b"}, "empty label"},
+        {{"--sntp-server", "1.2.3"}, "would read it as 1.2.0.3"},
         {{"--sntp-server", "time.test:0"}, "port number 1-65535"},
         {{"--docs-dir", "/nonexistent"}, "--docs-dir /nonexistent: no swagger-ui-bundle.js"},
         {{"--auth-token-file", "/nonexistent/token"}, "No such file"},

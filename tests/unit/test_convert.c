@@ -6,7 +6,9 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include "netdiag/convert.h"
@@ -309,12 +311,252 @@ static void test_properties(void **state)
     }
 }
 
+/* Why Python's ipaddress, the oracle below, may disagree with the IANA
+ * registries for a block; the registry wins (RFC 6890 and its updates). */
+static const char LAG_IETF_V4[] = "192.0.0.0/24 is not globally reachable as a whole (RFC 6890); "
+                                  "ipaddress before 3.12.4 and 3.11.10 lists only parts of it";
+static const char LAG_IETF_V6[] =
+    "globally reachable per the registry inside 2001::/23; ipaddress before 3.12.4 and 3.11.10 "
+    "takes all of 2001::/23 as private";
+static const char LAG_NOT_APPLICABLE[] =
+    "the registry says N/A (6to4 and its relay anycast, deprecated by RFC 7526) and netdiag calls "
+    "nothing global that the registry does not; ipaddress calls 192.88.99.0/24 global, and "
+    "2002::/16 before 3.12.4";
+static const char LAG_RFC8215[] = "RFC 8215's local-use NAT64 prefix, missing before ipaddress "
+                                  "3.12.4";
+static const char LAG_RFC9780[] = "RFC 9780 (2025), newer than every ipaddress";
+static const char LAG_RFC9665[] = "RFC 9665 (2024), newer than the ipaddress of Debian 12 and 13";
+static const char LAG_RFC9637[] = "RFC 9637 (2024), missing before ipaddress 3.12.4";
+static const char LAG_RFC9602[] = "RFC 9602 (2024), newer than the ipaddress of Debian 12 and 13";
+
+struct registry_sample {
+    const char *address;
+    bool global;
+    const char *block;       /* the most specific registry row holding it, or NULL */
+    const char *oracle_lags; /* why ipaddress may disagree, or NULL */
+};
+
+/* The first and last address of every row of both registries and the
+ * address just after each, with what the registry says of them. */
+static const struct registry_sample registry_samples[] = {
+    {"0.0.0.0", false, "0.0.0.0/32", NULL},
+    {"0.255.255.255", false, "0.0.0.0/8", NULL},
+    {"1.0.0.0", true, NULL, NULL},
+    {"0.0.0.1", false, "0.0.0.0/8", NULL},
+    {"10.0.0.0", false, "10.0.0.0/8", NULL},
+    {"10.255.255.255", false, "10.0.0.0/8", NULL},
+    {"11.0.0.0", true, NULL, NULL},
+    {"100.64.0.0", false, "100.64.0.0/10", NULL},
+    {"100.127.255.255", false, "100.64.0.0/10", NULL},
+    {"100.128.0.0", true, NULL, NULL},
+    {"127.0.0.0", false, "127.0.0.0/8", NULL},
+    {"127.255.255.255", false, "127.0.0.0/8", NULL},
+    {"128.0.0.0", true, NULL, NULL},
+    {"169.254.0.0", false, "169.254.0.0/16", NULL},
+    {"169.254.255.255", false, "169.254.0.0/16", NULL},
+    {"169.255.0.0", true, NULL, NULL},
+    {"172.16.0.0", false, "172.16.0.0/12", NULL},
+    {"172.31.255.255", false, "172.16.0.0/12", NULL},
+    {"172.32.0.0", true, NULL, NULL},
+    {"192.0.0.0", false, "192.0.0.0/29", NULL},
+    {"192.0.0.255", false, "192.0.0.0/24", LAG_IETF_V4},
+    {"192.0.1.0", true, NULL, NULL},
+    {"192.0.0.7", false, "192.0.0.0/29", NULL},
+    {"192.0.0.8", false, "192.0.0.8/32", LAG_IETF_V4},
+    {"192.0.0.9", true, "192.0.0.9/32", NULL},
+    {"192.0.0.10", true, "192.0.0.10/32", NULL},
+    {"192.0.0.11", false, "192.0.0.0/24", LAG_IETF_V4},
+    {"192.0.0.170", false, "192.0.0.170/32", NULL},
+    {"192.0.0.171", false, "192.0.0.171/32", NULL},
+    {"192.0.0.172", false, "192.0.0.0/24", LAG_IETF_V4},
+    {"192.0.2.0", false, "192.0.2.0/24", NULL},
+    {"192.0.2.255", false, "192.0.2.0/24", NULL},
+    {"192.0.3.0", true, NULL, NULL},
+    {"192.31.196.0", true, "192.31.196.0/24", NULL},
+    {"192.31.196.255", true, "192.31.196.0/24", NULL},
+    {"192.31.197.0", true, NULL, NULL},
+    {"192.52.193.0", true, "192.52.193.0/24", NULL},
+    {"192.52.193.255", true, "192.52.193.0/24", NULL},
+    {"192.52.194.0", true, NULL, NULL},
+    {"192.88.99.0", false, "192.88.99.0/24", LAG_NOT_APPLICABLE},
+    {"192.88.99.255", false, "192.88.99.0/24", LAG_NOT_APPLICABLE},
+    {"192.88.100.0", true, NULL, NULL},
+    {"192.168.0.0", false, "192.168.0.0/16", NULL},
+    {"192.168.255.255", false, "192.168.0.0/16", NULL},
+    {"192.169.0.0", true, NULL, NULL},
+    {"192.175.48.0", true, "192.175.48.0/24", NULL},
+    {"192.175.48.255", true, "192.175.48.0/24", NULL},
+    {"192.175.49.0", true, NULL, NULL},
+    {"198.18.0.0", false, "198.18.0.0/15", NULL},
+    {"198.19.255.255", false, "198.18.0.0/15", NULL},
+    {"198.20.0.0", true, NULL, NULL},
+    {"198.51.100.0", false, "198.51.100.0/24", NULL},
+    {"198.51.100.255", false, "198.51.100.0/24", NULL},
+    {"198.51.101.0", true, NULL, NULL},
+    {"203.0.113.0", false, "203.0.113.0/24", NULL},
+    {"203.0.113.255", false, "203.0.113.0/24", NULL},
+    {"203.0.114.0", true, NULL, NULL},
+    {"240.0.0.0", false, "240.0.0.0/4", NULL},
+    {"255.255.255.255", false, "255.255.255.255/32", NULL},
+    {"::1", false, "::1/128", NULL},
+    {"::2", true, NULL, NULL},
+    {"::", false, "::/128", NULL},
+    {"::ffff:0:0", false, "::ffff:0:0/96", NULL},
+    {"::ffff:ffff:ffff", false, "::ffff:0:0/96", NULL},
+    {"::1:0:0:0", true, NULL, NULL},
+    {"64:ff9b::", true, "64:ff9b::/96", NULL},
+    {"64:ff9b::ffff:ffff", true, "64:ff9b::/96", NULL},
+    {"64:ff9b::1:0:0", true, NULL, NULL},
+    {"64:ff9b:1::", false, "64:ff9b:1::/48", LAG_RFC8215},
+    {"64:ff9b:1:ffff:ffff:ffff:ffff:ffff", false, "64:ff9b:1::/48", LAG_RFC8215},
+    {"64:ff9b:2::", true, NULL, NULL},
+    {"100::", false, "100::/64", NULL},
+    {"100::ffff:ffff:ffff:ffff", false, "100::/64", NULL},
+    {"100:0:0:1::", false, "100:0:0:1::/64", LAG_RFC9780},
+    {"100::1:ffff:ffff:ffff:ffff", false, "100:0:0:1::/64", LAG_RFC9780},
+    {"100:0:0:2::", true, NULL, NULL},
+    {"2001::", false, "2001::/32", NULL},
+    {"2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", false, "2001::/23", NULL},
+    {"2001:200::", true, NULL, NULL},
+    {"2001:0:ffff:ffff:ffff:ffff:ffff:ffff", false, "2001::/32", NULL},
+    {"2001:1::", false, "2001::/23", NULL},
+    {"2001:1::1", true, "2001:1::1/128", LAG_IETF_V6},
+    {"2001:1::2", true, "2001:1::2/128", LAG_IETF_V6},
+    {"2001:1::3", true, "2001:1::3/128", LAG_RFC9665},
+    {"2001:1::4", false, "2001::/23", NULL},
+    {"2001:2::", false, "2001:2::/48", NULL},
+    {"2001:2:0:ffff:ffff:ffff:ffff:ffff", false, "2001:2::/48", NULL},
+    {"2001:2:1::", false, "2001::/23", NULL},
+    {"2001:3::", true, "2001:3::/32", LAG_IETF_V6},
+    {"2001:3:ffff:ffff:ffff:ffff:ffff:ffff", true, "2001:3::/32", LAG_IETF_V6},
+    {"2001:4::", false, "2001::/23", NULL},
+    {"2001:4:112::", true, "2001:4:112::/48", LAG_IETF_V6},
+    {"2001:4:112:ffff:ffff:ffff:ffff:ffff", true, "2001:4:112::/48", LAG_IETF_V6},
+    {"2001:4:113::", false, "2001::/23", NULL},
+    {"2001:10::", false, "2001:10::/28", NULL},
+    {"2001:1f:ffff:ffff:ffff:ffff:ffff:ffff", false, "2001:10::/28", NULL},
+    {"2001:20::", true, "2001:20::/28", LAG_IETF_V6},
+    {"2001:2f:ffff:ffff:ffff:ffff:ffff:ffff", true, "2001:20::/28", LAG_IETF_V6},
+    {"2001:30::", true, "2001:30::/28", LAG_IETF_V6},
+    {"2001:3f:ffff:ffff:ffff:ffff:ffff:ffff", true, "2001:30::/28", LAG_IETF_V6},
+    {"2001:40::", false, "2001::/23", NULL},
+    {"2001:db8::", false, "2001:db8::/32", NULL},
+    {"2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", false, "2001:db8::/32", NULL},
+    {"2001:db9::", true, NULL, NULL},
+    {"2002::", false, "2002::/16", LAG_NOT_APPLICABLE},
+    {"2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false, "2002::/16", LAG_NOT_APPLICABLE},
+    {"2003::", true, NULL, NULL},
+    {"2620:4f:8000::", true, "2620:4f:8000::/48", NULL},
+    {"2620:4f:8000:ffff:ffff:ffff:ffff:ffff", true, "2620:4f:8000::/48", NULL},
+    {"2620:4f:8001::", true, NULL, NULL},
+    {"3fff::", false, "3fff::/20", LAG_RFC9637},
+    {"3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff", false, "3fff::/20", LAG_RFC9637},
+    {"3fff:1000::", true, NULL, NULL},
+    {"5f00::", false, "5f00::/16", LAG_RFC9602},
+    {"5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false, "5f00::/16", LAG_RFC9602},
+    {"5f01::", true, NULL, NULL},
+    {"fc00::", false, "fc00::/7", NULL},
+    {"fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false, "fc00::/7", NULL},
+    {"fe00::", true, NULL, NULL},
+    {"fe80::", false, "fe80::/10", NULL},
+    {"febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", false, "fe80::/10", NULL},
+    {"fec0::", true, NULL, NULL},
+};
+
+/* Python's ipaddress.is_global for each address, one per line. */
+static void oracle_is_global(const struct registry_sample *samples, size_t count, bool *out)
+{
+    char command[] = "/tmp/netdiag-oracle-XXXXXX";
+    int fd = mkstemp(command);
+    assert_true(fd >= 0);
+    FILE *input = fdopen(fd, "w");
+    assert_non_null(input);
+    for (size_t i = 0; i < count; i++)
+        fprintf(input, "%s\n", samples[i].address);
+    fclose(input);
+    char line[512];
+    snprintf(line, sizeof line,
+             "python3 -c 'import ipaddress,sys\n"
+             "for a in sys.stdin: print(ipaddress.ip_address(a.strip()).is_global)' < %s",
+             command);
+    FILE *output = popen(line, "r");
+    assert_non_null(output);
+    size_t n = 0;
+    while (n < count && fgets(line, sizeof line, output))
+        out[n++] = strncmp(line, "True", 4) == 0;
+    assert_int_equal(pclose(output), 0);
+    unlink(command);
+    assert_int_equal(n, count);
+}
+
+/* Every row of the IANA IPv4 and IPv6 special-purpose registries, against
+ * the registry itself and against Python's ipaddress where it is current. */
+static void test_special_purpose_registries(void **state)
+{
+    (void)state;
+    size_t count = sizeof registry_samples / sizeof registry_samples[0];
+    bool oracle[sizeof registry_samples / sizeof registry_samples[0]];
+    oracle_is_global(registry_samples, count, oracle);
+    for (size_t i = 0; i < count; i++) {
+        const struct registry_sample *sample = &registry_samples[i];
+        struct nd_convert_address address;
+        assert_int_equal(nd_convert_text(sample->address, &address, NULL), ND_OK);
+        bool global = nd_convert_has_property(&address, ND_CONVERT_GLOBAL);
+        if (global != sample->global)
+            fail_msg("%s: global is %d, the registry says %d", sample->address, global,
+                     sample->global);
+        if (sample->block) {
+            assert_non_null(address.special);
+            assert_string_equal(address.special->block, sample->block);
+        } else {
+            assert_null(address.special);
+        }
+        if (oracle[i] != sample->global && !sample->oracle_lags)
+            fail_msg("%s: ipaddress says is_global=%d, the registry %d", sample->address, oracle[i],
+                     sample->global);
+        if (oracle[i] != sample->global)
+            print_message("%s: the registry wins over ipaddress: %s\n", sample->address,
+                          sample->oracle_lags);
+    }
+    /* Each row of the core's table is sampled here, and its text is its prefix. */
+    for (size_t row = 0; row < nd_convert_special_block_count; row++) {
+        const struct nd_convert_special_block *block = &nd_convert_special_blocks[row];
+        bool sampled = false;
+        for (size_t i = 0; i < count && !sampled; i++)
+            sampled =
+                registry_samples[i].block && strcmp(registry_samples[i].block, block->block) == 0;
+        if (!sampled)
+            fail_msg("registry row %s has no sample", block->block);
+        char text[64];
+        snprintf(text, sizeof text, "%s", block->block);
+        *strchr(text, '/') = '\0';
+        uint8_t packed[16];
+        assert_int_equal(inet_pton(block->family, text, packed), 1);
+        assert_memory_equal(packed, block->prefix, block->family == AF_INET ? 4 : 16);
+        assert_int_equal(block->prefix_length, (unsigned)atoi(strchr(block->block, '/') + 1));
+    }
+}
+
+/* The addresses the issue found called "global". */
+static void test_special_purpose_is_not_global(void **state)
+{
+    (void)state;
+    static const char *const addresses[] = {"198.18.0.1", "0.1.2.3",   "192.0.0.1", "100::1",
+                                            "2001::1",    "2001:2::1", "2001:10::1"};
+    for (size_t i = 0; i < sizeof addresses / sizeof addresses[0]; i++) {
+        struct nd_convert_address address;
+        assert_int_equal(nd_convert_text(addresses[i], &address, NULL), ND_OK);
+        assert_int_equal(address.properties, BIT(ND_CONVERT_SPECIAL_PURPOSE));
+        assert_non_null(address.special);
+    }
+}
+
 static void test_property_names(void **state)
 {
     (void)state;
     static const char *const expected[] = {
-        "unspecified",   "loopback", "private",  "link_local",  "multicast", "broadcast",
-        "documentation", "shared",   "reserved", "ipv4_mapped", "global",
+        "unspecified",   "loopback", "private",  "link_local",  "multicast",       "broadcast",
+        "documentation", "shared",   "reserved", "ipv4_mapped", "special_purpose", "global",
     };
     assert_int_equal(ND_CONVERT_PROPERTY_COUNT, sizeof expected / sizeof expected[0]);
     for (unsigned i = 0; i < ND_CONVERT_PROPERTY_COUNT; i++)
@@ -467,6 +709,8 @@ int main(void)
         cmocka_unit_test(test_integer_table),
         cmocka_unit_test(test_properties),
         cmocka_unit_test(test_property_names),
+        cmocka_unit_test(test_special_purpose_registries),
+        cmocka_unit_test(test_special_purpose_is_not_global),
         cmocka_unit_test(test_legacy_table),
         cmocka_unit_test(test_legacy_rejects_bad_input),
         cmocka_unit_test(test_error_messages),

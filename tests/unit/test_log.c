@@ -147,6 +147,30 @@ static void test_long_target_is_cut_not_the_line(void **state)
     free(target);
 }
 
+/* Bytes that are not UTF-8 (a raw 0xff in a target, a sequence cut short,
+ * an overlong form) become \u00XX escapes: the JSON line stays valid UTF-8,
+ * and a request whose answer was not sent says why. */
+static void test_invalid_utf8_is_escaped(void **state)
+{
+    struct nd_access_entry entry = tricky;
+    entry.target = "/byteorder?value=1\xff&x=\xc3&y=\xc0\xaf&z=\xe2\x82\xac";
+    entry.unsent = "client_closed";
+    nd_log_init(ND_LOG_JSON);
+    nd_log_access(&entry);
+    char *text = captured(state);
+    assert_non_null(strstr(text, "\"target\":\"/byteorder?value=1\\u00ff&x=\\u00c3&"
+                                 "y=\\u00c0\\u00af&z=\xe2\x82\xac\""));
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p >= 0x80 && *p != 0xe2 && *p != 0x82 && *p != 0xac)
+            fail_msg("raw byte 0x%02x in the JSON line", *p);
+    }
+    cJSON *line = cJSON_Parse(text);
+    assert_non_null(line);
+    assert_string_equal(cJSON_GetObjectItem(line, "unsent")->valuestring, "client_closed");
+    cJSON_Delete(line);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +179,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_json_line_round_trips, setup_capture,
                                         teardown_capture),
         cmocka_unit_test_setup_teardown(test_long_target_is_cut_not_the_line, setup_capture,
+                                        teardown_capture),
+        cmocka_unit_test_setup_teardown(test_invalid_utf8_is_escaped, setup_capture,
                                         teardown_capture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

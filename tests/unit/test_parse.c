@@ -5,6 +5,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "netdiag/parse.h"
 
 static void test_numbers(void **state)
@@ -32,6 +34,16 @@ static void test_numbers(void **state)
         {"1 ", 10, ND_ERR_INVALID, 0},
         {"1e3", 10000, ND_ERR_INVALID, 0},
         {"0x1g", 10000, ND_ERR_INVALID, 0},
+        /* No leading zeros on decimals (JSON and OpenAPI integers have
+         * none; strtoul and inet_aton read them as octal). */
+        {"016", 100, ND_ERR_INVALID, 0},
+        {"018755", 65535, ND_ERR_INVALID, 0},
+        {"00", 10, ND_ERR_INVALID, 0},
+        {"10", 10, ND_OK, 10},
+        /* Hex may be padded, within 64 bits of digits. */
+        {"0x000004d2", UINT32_MAX, ND_OK, 1234},
+        {"0x00000000000004d2", UINT32_MAX, ND_OK, 1234},
+        {"0x000000000000004d2", UINT32_MAX, ND_ERR_INVALID, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint64_t value = 7;
@@ -46,6 +58,16 @@ static void test_numbers(void **state)
     assert_int_equal(nd_parse_hex("c0a80001", UINT32_MAX, &value), ND_OK);
     assert_int_equal(value, 0xc0a80001u);
     assert_int_equal(nd_parse_decimal(NULL, 1, &value), ND_ERR_INVALID);
+    /* 5,000 zeros before a 1: no longer a 1. */
+    char zeros[5002];
+    memset(zeros, '0', 5000);
+    zeros[5000] = '1';
+    zeros[5001] = '\0';
+    assert_int_equal(nd_parse_number(zeros, UINT32_MAX, &value), ND_ERR_INVALID);
+    uint64_t microseconds;
+    assert_int_equal(nd_parse_seconds("0.05", 10, &microseconds), ND_OK);
+    assert_int_equal(microseconds, 50000);
+    assert_int_equal(nd_parse_seconds("05", 10, &microseconds), ND_ERR_INVALID);
 }
 
 static void test_hex_bytes(void **state)

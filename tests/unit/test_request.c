@@ -37,7 +37,9 @@ static struct outcome run(const char *target, long fail_after)
     struct nd_request *request = calloc(1, sizeof *request + length + 1);
     assert_non_null(request);
     memcpy(request->target, target, length + 1);
+    request->target_length = length;
     const char *question = strchr(request->target, '?');
+    request->path = request->target;
     request->path_length = question ? (size_t)(question - request->target) : length;
     request->method = "GET";
     request->route =

@@ -103,6 +103,9 @@ static void test_valid_names(void **state)
         "xn--caf-dma.example",
         "0-9.example",
         "127.0.0.1",
+        "1.2.3.4.nip.io", /* numbers, but the last label is a name */
+        "3com.example",
+        "example.123abc",
         "::1",
         "::ffff:192.0.2.1",
         "2001:db8::1",
@@ -154,6 +157,17 @@ static void test_invalid_names(void **state)
         {"a:b", "character 2 of the host name is not a letter"},
         {"fe80::1%eth0", "character 5 of the host name is not a letter"},
         {"example.com:80", "character 12 of the host name is not a letter"},
+        /* Numbers getaddrinfo would read as inet_aton does (RFC 1123 2.1: a
+         * host name's last label is never all-numeric): refused as /convert
+         * refuses them, with the legacy reading. */
+        {"010.0.0.1", "would read it as 8.0.0.1"},
+        {"1.2.3", "would read it as 1.2.0.3"},
+        {"127.1", "would read it as 127.0.0.1"},
+        {"2130706433", "would read it as 127.0.0.1"},
+        {"0x7f.0.0.1", "would read it as 127.0.0.1"},
+        {"example.0x10", "nor a host name (its last label is a number)"},
+        {"256.1.1.1", "not a valid IPv4 address (inet_pton) nor a host name"},
+        {"1.2.3.4.", "not a valid IPv4 address (inet_pton) nor a host name"},
         {"a\nb", "character 2 of the host name is not a letter"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

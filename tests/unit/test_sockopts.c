@@ -35,12 +35,45 @@ static void test_recipe_6_timeout(void **state)
     struct nd_error error;
     /* Default socket timeout: None. */
     assert_int_equal(nd_sockopts_run(&request, &result, &error), ND_OK);
-    assert_int_equal(result.options[ND_SOCKOPTS_TIMEOUT].before, 0);
-    /* settimeout(100) -> 100.0 */
+    assert_int_equal(result.options[ND_SOCKOPTS_TIMEOUT].before, ND_SOCKOPTS_TIMEOUT_NONE);
+    /* settimeout(100) -> 100.0, and the socket still blocks. */
     set(&request, ND_SOCKOPTS_TIMEOUT, 100 * 1000000LL);
     assert_int_equal(nd_sockopts_run(&request, &result, &error), ND_OK);
     assert_int_equal(result.options[ND_SOCKOPTS_TIMEOUT].after, 100 * 1000000LL);
+    assert_int_equal(result.options[ND_SOCKOPTS_BLOCKING].after, 1);
     assert_non_null(strstr(result.options[ND_SOCKOPTS_TIMEOUT].note, "SO_RCVTIMEO"));
+}
+
+/* Python: settimeout(0) is setblocking(False), and gettimeout() then says
+ * 0.0; settimeout(None) blocks again, with no time limit. */
+static void test_recipe_6_timeout_zero_is_non_blocking(void **state)
+{
+    (void)state;
+    struct nd_sockopts_request request = tcp_request();
+    struct nd_sockopts_result result;
+    struct nd_error error;
+    set(&request, ND_SOCKOPTS_TIMEOUT, 0);
+    assert_int_equal(nd_sockopts_run(&request, &result, &error), ND_OK);
+    assert_int_equal(result.options[ND_SOCKOPTS_TIMEOUT].after, 0);
+    assert_int_equal(result.options[ND_SOCKOPTS_BLOCKING].after, 0);
+
+    /* The last call wins, as in Python: settimeout(0) then setblocking(True). */
+    set(&request, ND_SOCKOPTS_BLOCKING, 1);
+    assert_int_equal(nd_sockopts_run(&request, &result, &error), ND_OK);
+    assert_int_equal(result.options[ND_SOCKOPTS_TIMEOUT].after, ND_SOCKOPTS_TIMEOUT_NONE);
+    assert_int_equal(result.options[ND_SOCKOPTS_BLOCKING].after, 1);
+
+    request = tcp_request();
+    set(&request, ND_SOCKOPTS_TIMEOUT, ND_SOCKOPTS_TIMEOUT_NONE);
+    assert_int_equal(nd_sockopts_run(&request, &result, &error), ND_OK);
+    assert_int_equal(result.options[ND_SOCKOPTS_TIMEOUT].after, ND_SOCKOPTS_TIMEOUT_NONE);
+    assert_int_equal(result.options[ND_SOCKOPTS_BLOCKING].after, 1);
+
+    /* setblocking(False) alone: gettimeout() says 0.0. */
+    request = tcp_request();
+    set(&request, ND_SOCKOPTS_BLOCKING, 0);
+    assert_int_equal(nd_sockopts_run(&request, &result, &error), ND_OK);
+    assert_int_equal(result.options[ND_SOCKOPTS_TIMEOUT].after, 0);
 }
 
 static void test_recipe_8_buffers_and_nodelay(void **state)
@@ -128,6 +161,8 @@ static void test_ranges(void **state)
         {ND_SOCKOPTS_NODELAY, 2, ND_ERR_RANGE},
         {ND_SOCKOPTS_REUSEADDR, -1, ND_ERR_RANGE},
         {ND_SOCKOPTS_TIMEOUT, (int64_t)ND_SOCKOPTS_TIMEOUT_MAX_S * 1000000 + 1, ND_ERR_RANGE},
+        {ND_SOCKOPTS_TIMEOUT, -2, ND_ERR_RANGE},
+        {ND_SOCKOPTS_TIMEOUT, ND_SOCKOPTS_TIMEOUT_NONE, ND_OK},
         {ND_SOCKOPTS_BLOCKING, 1, ND_OK},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -186,6 +221,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recipe_6_timeout),
+        cmocka_unit_test(test_recipe_6_timeout_zero_is_non_blocking),
         cmocka_unit_test(test_recipe_8_buffers_and_nodelay),
         cmocka_unit_test(test_recipe_9_blocking_and_bind),
         cmocka_unit_test(test_recipe_10_reuseaddr),
