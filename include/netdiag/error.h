@@ -23,6 +23,19 @@ enum nd_err {
     ND_ERR_FORBIDDEN, /* refused by the operator's policy */
     ND_ERR_STOPPING,  /* the service is shutting down */
     ND_ERR_MISSING,   /* a required input was not given */
+    /* What a request itself gets wrong, beyond one value: each is its own
+     * row of the one table that maps errors to answers (src/http/problem.c). */
+    ND_ERR_UNEXPECTED,         /* an input that is not among those accepted */
+    ND_ERR_DUPLICATE,          /* an input given more than once */
+    ND_ERR_TOO_MANY,           /* more values than allowed */
+    ND_ERR_ENCODING,           /* text whose encoding is broken (percent-encoding) */
+    ND_ERR_MALFORMED,          /* a message that breaks its protocol's grammar */
+    ND_ERR_FAMILY_UNSUPPORTED, /* this host has no sockets of that address family */
+    ND_ERR_NOT_ALLOWED,        /* an operation the resource does not offer */
+    ND_ERR_TOO_LARGE,          /* more data than is accepted */
+    ND_ERR_HEAD_TOO_LARGE,     /* a message head too large to be answered */
+    ND_ERR_UNAUTHENTICATED,    /* no valid credentials */
+    ND_ERR_INTERNAL,           /* a bug of ours */
     ND_ERR__COUNT
 };
 

@@ -25,6 +25,17 @@ static const struct err_info err_table[ND_ERR__COUNT] = {
     [ND_ERR_FORBIDDEN] = {"ND_ERR_FORBIDDEN", "forbidden by policy"},
     [ND_ERR_STOPPING] = {"ND_ERR_STOPPING", "shutting down"},
     [ND_ERR_MISSING] = {"ND_ERR_MISSING", "a required input is missing"},
+    [ND_ERR_UNEXPECTED] = {"ND_ERR_UNEXPECTED", "an input that is not accepted"},
+    [ND_ERR_DUPLICATE] = {"ND_ERR_DUPLICATE", "an input given more than once"},
+    [ND_ERR_TOO_MANY] = {"ND_ERR_TOO_MANY", "more values than allowed"},
+    [ND_ERR_ENCODING] = {"ND_ERR_ENCODING", "broken encoding"},
+    [ND_ERR_MALFORMED] = {"ND_ERR_MALFORMED", "malformed message"},
+    [ND_ERR_FAMILY_UNSUPPORTED] = {"ND_ERR_FAMILY_UNSUPPORTED", "address family not supported"},
+    [ND_ERR_NOT_ALLOWED] = {"ND_ERR_NOT_ALLOWED", "operation not allowed"},
+    [ND_ERR_TOO_LARGE] = {"ND_ERR_TOO_LARGE", "too large"},
+    [ND_ERR_HEAD_TOO_LARGE] = {"ND_ERR_HEAD_TOO_LARGE", "message head too large"},
+    [ND_ERR_UNAUTHENTICATED] = {"ND_ERR_UNAUTHENTICATED", "no valid credentials"},
+    [ND_ERR_INTERNAL] = {"ND_ERR_INTERNAL", "internal error"},
 };
 
 const char *nd_err_name(enum nd_err code)

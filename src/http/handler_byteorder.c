@@ -18,8 +18,8 @@ void nd_handle_byteorder(struct nd_request *request)
     if (!nd_param_number(request, "value", 0, UINT32_MAX, true, &value, &has_value))
         return;
     if (!has_value) {
-        nd_reply_problem_format(request, 400, "missing_parameter", "value",
-                                "parameter 'value' is required (decimal or 0x hex, e.g. 1234)");
+        nd_reply_failure(request, ND_ERR_MISSING, "value",
+                         "parameter 'value' is required (decimal or 0x hex, e.g. 1234)");
         return;
     }
     const char *width_text;
@@ -28,8 +28,8 @@ void nd_handle_byteorder(struct nd_request *request)
     if (width_text && !nd_param_number(request, "width", 16, 32, false, &width, NULL))
         return;
     if (width_text && width != 16 && width != 32) {
-        nd_reply_problem_format(request, 400, "invalid_argument", "width",
-                                "parameter 'width' must be 16 or 32, not '%.16s'", width_text);
+        nd_reply_failure(request, ND_ERR_INVALID, "width",
+                         "parameter 'width' must be 16 or 32, not '%.16s'", width_text);
         return;
     }
 

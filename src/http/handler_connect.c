@@ -616,8 +616,8 @@ static bool take_destination(struct nd_request *request, const struct nd_connect
                          &out->has_read_bytes))
         return false;
     if (!host || !has_port) {
-        nd_reply_problem_format(request, 400, "missing_parameter", host ? "port" : "host",
-                                "give host and port, e.g. host=localhost&port=9900");
+        nd_reply_failure(request, ND_ERR_MISSING, host ? "port" : "host",
+                         "give host and port, e.g. host=localhost&port=9900");
         return false;
     }
     struct nd_error error;
@@ -657,8 +657,8 @@ static bool refuse_other_proto(struct nd_request *request, const char *const *na
         if (!nd_param_string(request, *names, &value))
             return false;
         if (value) {
-            nd_reply_problem_format(request, 400, "invalid_argument", *names,
-                                    "%s applies to proto=%s only", *names, proto);
+            nd_reply_failure(request, ND_ERR_INVALID, *names, "%s applies to proto=%s only", *names,
+                             proto);
             return false;
         }
     }
@@ -881,11 +881,10 @@ static void connect_udp(struct nd_request *request, const struct nd_connect_sett
                          &interval_ms, NULL))
         return;
     if ((count - 1) * interval_ms >= destination->timeout_ms) {
-        nd_reply_problem_format(request, 400, "out_of_range", "interval_ms",
-                                "%llu datagrams %llu ms apart take %llu ms, and timeout_ms is %u",
-                                (unsigned long long)count, (unsigned long long)interval_ms,
-                                (unsigned long long)((count - 1) * interval_ms),
-                                destination->timeout_ms);
+        nd_reply_failure(request, ND_ERR_RANGE, "interval_ms",
+                         "%llu datagrams %llu ms apart take %llu ms, and timeout_ms is %u",
+                         (unsigned long long)count, (unsigned long long)interval_ms,
+                         (unsigned long long)((count - 1) * interval_ms), destination->timeout_ms);
         return;
     }
     struct udp_state *state = calloc(1, sizeof *state);
@@ -901,8 +900,8 @@ static void connect_udp(struct nd_request *request, const struct nd_connect_sett
     }
     if (!given) {
         udp_release(state);
-        nd_reply_problem_format(request, 400, "missing_parameter", "send",
-                                "proto=udp needs the datagram: send or send_hex");
+        nd_reply_failure(request, ND_ERR_MISSING, "send",
+                         "proto=udp needs the datagram: send or send_hex");
         return;
     }
     memcpy(probe->host, destination->host, sizeof probe->host);

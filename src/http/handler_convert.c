@@ -101,14 +101,14 @@ void nd_handle_convert(struct nd_request *request)
         !nd_param_choice(request, "family", family_choices, &family_index, NULL))
         return;
     if (ip_count + hex_count + integer_count == 0) {
-        nd_reply_problem_format(request, 400, "missing_parameter", "ip",
-                                "give at least one of ip (e.g. 127.0.0.1), hex (e.g. 7f000001) "
-                                "or int (e.g. 2130706433)");
+        nd_reply_failure(request, ND_ERR_MISSING, "ip",
+                         "give at least one of ip (e.g. 127.0.0.1), hex (e.g. 7f000001) "
+                         "or int (e.g. 2130706433)");
         return;
     }
     if (ip_count + hex_count + integer_count > MAX_ADDRESSES) {
-        nd_reply_problem_format(request, 400, "too_many_values", ip_count ? "ip" : "hex",
-                                "at most %d addresses per request", MAX_ADDRESSES);
+        nd_reply_failure(request, ND_ERR_TOO_MANY, ip_count ? "ip" : "hex",
+                         "at most %d addresses per request", MAX_ADDRESSES);
         return;
     }
 

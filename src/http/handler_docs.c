@@ -110,7 +110,7 @@ static void redirect_to_docs(struct nd_request *request)
     struct MHD_Response *response =
         MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
     if (!response) {
-        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        nd_reply_failure(request, ND_ERR_NO_MEMORY, NULL, "out of memory");
         return;
     }
     MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION, "../docs");
@@ -147,7 +147,7 @@ void nd_handle_docs_asset(struct nd_request *request)
     const struct nd_docs_settings *settings = request->route->context;
     const char *directory = settings ? settings->directory : NULL;
     if (!safe_file_name(name, length) || !directory || !directory[0]) {
-        nd_reply_problem_format(request, 404, "not_found", NULL, "no such documentation file");
+        nd_reply_failure(request, ND_ERR_NOT_FOUND, NULL, "no such documentation file");
         return;
     }
     memcpy(file_name, name, length);
@@ -160,15 +160,14 @@ void nd_handle_docs_asset(struct nd_request *request)
     if (fd < 0 || fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
         if (fd >= 0)
             close(fd);
-        nd_reply_problem_format(request, 404, "not_found", NULL, "no documentation file '%s'",
-                                file_name);
+        nd_reply_failure(request, ND_ERR_NOT_FOUND, NULL, "no documentation file '%s'", file_name);
         return;
     }
     /* libmicrohttpd sends the file with sendfile and closes fd. */
     struct MHD_Response *response = MHD_create_response_from_fd((uint64_t)status.st_size, fd);
     if (!response) {
         close(fd);
-        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        nd_reply_failure(request, ND_ERR_NO_MEMORY, NULL, "out of memory");
         return;
     }
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);

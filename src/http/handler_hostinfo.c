@@ -151,7 +151,7 @@ static void hostinfo_render(struct nd_request *request, void *context,
     /* About 160 KiB: too big for a polling thread's stack. */
     struct nd_hostinfo_interfaces *interfaces = malloc(sizeof *interfaces);
     if (!interfaces) {
-        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        nd_reply_failure(request, ND_ERR_NO_MEMORY, NULL, "out of memory");
         return;
     }
     if (nd_hostinfo_interfaces(interfaces, &error) != ND_OK) {
@@ -197,7 +197,7 @@ void nd_handle_hostinfo(struct nd_request *request)
 {
     struct hostinfo_state *state = calloc(1, sizeof *state);
     if (!state) {
-        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        nd_reply_failure(request, ND_ERR_NO_MEMORY, NULL, "out of memory");
         return;
     }
     nd_deferred_submit(nd_http_deferred(request->server), request, &hostinfo_ops, state,

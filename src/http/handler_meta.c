@@ -126,7 +126,7 @@ void nd_handle_metrics(struct nd_request *request)
         modules->metrics[i].render(modules->metrics[i].context, &text);
     if (text.failed) {
         free(text.data);
-        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        nd_reply_failure(request, ND_ERR_NO_MEMORY, NULL, "out of memory");
         return;
     }
     nd_reply_text(request, 200, "text/plain; version=0.0.4; charset=utf-8", text.data, text.length);

@@ -284,13 +284,13 @@ void nd_handle_resolve(struct nd_request *request)
         !nd_param_number(request, "timeout_ms", 1, MAX_TIMEOUT_MS, false, &timeout_ms, NULL))
         return;
     if (host_count + address_count == 0) {
-        nd_reply_problem_format(request, 400, "missing_parameter", "host",
-                                "give host (e.g. www.python.org) or addr (e.g. 127.0.0.1)");
+        nd_reply_failure(request, ND_ERR_MISSING, "host",
+                         "give host (e.g. www.python.org) or addr (e.g. 127.0.0.1)");
         return;
     }
     if (host_count + address_count > MAX_QUERIES) {
-        nd_reply_problem_format(request, 400, "too_many_values", "host",
-                                "at most %d lookups per request", MAX_QUERIES);
+        nd_reply_failure(request, ND_ERR_TOO_MANY, "host", "at most %d lookups per request",
+                         MAX_QUERIES);
         return;
     }
     /* Bad syntax is the client's mistake, told at once without a lookup. */
@@ -312,7 +312,7 @@ void nd_handle_resolve(struct nd_request *request)
 
     struct resolve_state *state = calloc(1, sizeof *state);
     if (!state) {
-        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        nd_reply_failure(request, ND_ERR_NO_MEMORY, NULL, "out of memory");
         return;
     }
     state->family = (enum nd_resolve_family)family_index;
@@ -321,7 +321,7 @@ void nd_handle_resolve(struct nd_request *request)
     state->reverse_count = address_count;
     if (!copy_strings(state, hosts, addresses)) {
         resolve_release(state);
-        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        nd_reply_failure(request, ND_ERR_NO_MEMORY, NULL, "out of memory");
         return;
     }
     nd_deferred_submit(nd_http_deferred(request->server), request, &resolve_ops, state,

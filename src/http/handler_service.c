@@ -58,15 +58,14 @@ static bool collect_ports(struct nd_request *request, uint16_t *ports, size_t *c
                 err = nd_parse_decimal(item, 65535, &port);
             }
             if (err != ND_OK) {
-                nd_reply_problem_format(request, 400,
-                                        err == ND_ERR_RANGE ? "out_of_range" : "invalid_argument",
-                                        "port", "port '%.*s' is not a number from 0 to 65535",
-                                        (int)(length < 32 ? length : 32), cursor);
+                nd_reply_failure(request, err == ND_ERR_RANGE ? ND_ERR_RANGE : ND_ERR_INVALID,
+                                 "port", "port '%.*s' is not a number from 0 to 65535",
+                                 (int)(length < 32 ? length : 32), cursor);
                 return false;
             }
             if (*count == MAX_LOOKUPS) {
-                nd_reply_problem_format(request, 400, "too_many_values", "port",
-                                        "at most %d ports per request", MAX_LOOKUPS);
+                nd_reply_failure(request, ND_ERR_TOO_MANY, "port", "at most %d ports per request",
+                                 MAX_LOOKUPS);
                 return false;
             }
             ports[(*count)++] = (uint16_t)port;
@@ -88,13 +87,13 @@ void nd_handle_service(struct nd_request *request)
         !nd_param_choice(request, "protocol", protocol_choices, &protocol_index, NULL))
         return;
     if (port_count + name_count == 0) {
-        nd_reply_problem_format(request, 400, "missing_parameter", "port",
-                                "give port (e.g. 80, or 80,443) or name (e.g. http)");
+        nd_reply_failure(request, ND_ERR_MISSING, "port",
+                         "give port (e.g. 80, or 80,443) or name (e.g. http)");
         return;
     }
     if (port_count + name_count > MAX_LOOKUPS) {
-        nd_reply_problem_format(request, 400, "too_many_values", "name",
-                                "at most %d lookups per request", MAX_LOOKUPS);
+        nd_reply_failure(request, ND_ERR_TOO_MANY, "name", "at most %d lookups per request",
+                         MAX_LOOKUPS);
         return;
     }
 

@@ -27,11 +27,10 @@ static bool parse_timeout(struct nd_request *request, struct nd_sockopts_request
     uint64_t microseconds;
     enum nd_err err = nd_parse_seconds(text, ND_SOCKOPTS_TIMEOUT_MAX_S, &microseconds);
     if (err != ND_OK) {
-        nd_reply_problem_format(
-            request, 400, err == ND_ERR_RANGE ? "out_of_range" : "invalid_argument", "timeout",
-            "timeout must be seconds from 0 to %d (e.g. 100 or 0.5) or none, "
-            "not '%.32s'",
-            ND_SOCKOPTS_TIMEOUT_MAX_S, text);
+        nd_reply_failure(request, err == ND_ERR_RANGE ? ND_ERR_RANGE : ND_ERR_INVALID, "timeout",
+                         "timeout must be seconds from 0 to %d (e.g. 100 or 0.5) or none, "
+                         "not '%.32s'",
+                         ND_SOCKOPTS_TIMEOUT_MAX_S, text);
         return false;
     }
     change->value[ND_SOCKOPTS_TIMEOUT] = (int64_t)microseconds;
@@ -125,9 +124,9 @@ void nd_handle_sockopts(struct nd_request *request)
     struct nd_sockopts_result result;
     if (nd_sockopts_run(&change, &result, &error) != ND_OK) {
         if (error.os_error == EAFNOSUPPORT) {
-            nd_reply_problem_format(request, 400, "unsupported_family", "family",
-                                    "this host has no %s sockets: %s",
-                                    family_choices[change.family], error.message);
+            nd_reply_failure(request, ND_ERR_FAMILY_UNSUPPORTED, "family",
+                             "this host has no %s sockets: %s", family_choices[change.family],
+                             error.message);
             return;
         }
         nd_reply_error(request, &error, NULL, NULL);

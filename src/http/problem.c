@@ -30,6 +30,17 @@ static const struct error_mapping error_mappings[ND_ERR__COUNT] = {
     [ND_ERR_FORBIDDEN] = {403, 0, "forbidden"},
     [ND_ERR_STOPPING] = {503, 0, "stopping"},
     [ND_ERR_MISSING] = {400, 0, "missing_parameter"},
+    [ND_ERR_UNEXPECTED] = {400, 0, "unknown_parameter"},
+    [ND_ERR_DUPLICATE] = {400, 0, "duplicate_parameter"},
+    [ND_ERR_TOO_MANY] = {400, 0, "too_many_values"},
+    [ND_ERR_ENCODING] = {400, 0, "invalid_query"},
+    [ND_ERR_MALFORMED] = {400, 0, "bad_request"},
+    [ND_ERR_FAMILY_UNSUPPORTED] = {400, 0, "unsupported_family"},
+    [ND_ERR_NOT_ALLOWED] = {405, 0, "method_not_allowed"},
+    [ND_ERR_TOO_LARGE] = {413, 0, "body_not_allowed"},
+    [ND_ERR_HEAD_TOO_LARGE] = {431, 0, "headers_too_large"},
+    [ND_ERR_UNAUTHENTICATED] = {401, 0, "unauthorized"},
+    [ND_ERR_INTERNAL] = {500, 0, "internal_error"},
 };
 
 /* A name that does not exist is the client's answer, not a failure of ours;

@@ -29,8 +29,8 @@ bool nd_param_string(struct nd_request *request, const char *name, const char **
 {
     size_t count = count_param(request, name, value);
     if (count > 1) {
-        nd_reply_problem_format(request, 400, "duplicate_parameter", name,
-                                "parameter '%s' may be given once, not %zu times", name, count);
+        nd_reply_failure(request, ND_ERR_DUPLICATE, name,
+                         "parameter '%s' may be given once, not %zu times", name, count);
         return false;
     }
     return true;
@@ -44,8 +44,8 @@ bool nd_param_list(struct nd_request *request, const char *name, const char **va
         if (strcmp(request->query.params[i].name, name) != 0)
             continue;
         if (n == max) {
-            nd_reply_problem_format(request, 400, "too_many_values", name,
-                                    "parameter '%s' may be given at most %zu times", name, max);
+            nd_reply_failure(request, ND_ERR_TOO_MANY, name,
+                             "parameter '%s' may be given at most %zu times", name, max);
             return false;
         }
         values[n++] = request->query.params[i].value;
@@ -70,15 +70,15 @@ bool nd_param_number(struct nd_request *request, const char *name, uint64_t min,
     if (err == ND_OK && parsed < min)
         err = ND_ERR_RANGE;
     if (err == ND_ERR_INVALID) {
-        nd_reply_problem_format(request, 400, "invalid_argument", name,
-                                "parameter '%s' must be a non-negative %s integer, not '%.64s'",
-                                name, allow_hex ? "decimal or 0x-hex" : "decimal", text);
+        nd_reply_failure(request, ND_ERR_INVALID, name,
+                         "parameter '%s' must be a non-negative %s integer, not '%.64s'", name,
+                         allow_hex ? "decimal or 0x-hex" : "decimal", text);
         return false;
     }
     if (err != ND_OK) {
-        nd_reply_problem_format(request, 400, "out_of_range", name,
-                                "parameter '%s' must be between %llu and %llu, not '%.64s'", name,
-                                (unsigned long long)min, (unsigned long long)max, text);
+        nd_reply_failure(request, ND_ERR_RANGE, name,
+                         "parameter '%s' must be between %llu and %llu, not '%.64s'", name,
+                         (unsigned long long)min, (unsigned long long)max, text);
         return false;
     }
     *value = parsed;
@@ -110,8 +110,8 @@ bool nd_param_choice(struct nd_request *request, const char *name, const char *c
         if (n > 0 && (size_t)n < sizeof allowed - used)
             used += (size_t)n;
     }
-    nd_reply_problem_format(request, 400, "invalid_argument", name,
-                            "parameter '%s' must be one of %s, not '%.64s'", name, allowed, text);
+    nd_reply_failure(request, ND_ERR_INVALID, name, "parameter '%s' must be one of %s, not '%.64s'",
+                     name, allowed, text);
     return false;
 }
 
@@ -125,9 +125,8 @@ bool nd_param_bool(struct nd_request *request, const char *name, bool *value, bo
     if (!text)
         return true;
     if (nd_parse_bool(text, value) != ND_OK) {
-        nd_reply_problem_format(request, 400, "invalid_argument", name,
-                                "parameter '%s' must be 0 or 1 (or true/false), not '%.64s'", name,
-                                text);
+        nd_reply_failure(request, ND_ERR_INVALID, name,
+                         "parameter '%s' must be 0 or 1 (or true/false), not '%.64s'", name, text);
         return false;
     }
     if (present)
@@ -338,7 +337,7 @@ void nd_reply_json(struct nd_request *request, unsigned status, cJSON *body)
     send_json(request, status, "application/json", body, 0);
 }
 
-void nd_reply_problem(struct nd_request *request, struct nd_problem *problem)
+static void reply_problem(struct nd_request *request, struct nd_problem *problem)
 {
     char instance[256];
     size_t n =
@@ -350,17 +349,17 @@ void nd_reply_problem(struct nd_request *request, struct nd_problem *problem)
               nd_problem_render(problem, instance), problem->retry_after_s);
 }
 
-void nd_reply_problem_format(struct nd_request *request, unsigned status, const char *code,
-                             const char *param, const char *format, ...)
+void nd_reply_failure(struct nd_request *request, enum nd_err code, const char *param,
+                      const char *format, ...)
 {
-    struct nd_problem problem = {.status = status, .code = code, .param = param};
+    const struct nd_error error = {.code = code};
+    struct nd_problem problem;
+    nd_problem_from_error(&error, param, false, &problem);
     va_list args;
     va_start(args, format);
     vsnprintf(problem.detail, sizeof problem.detail, format, args);
     va_end(args);
-    if (status == 503)
-        problem.retry_after_s = 1;
-    nd_reply_problem(request, &problem);
+    reply_problem(request, &problem);
 }
 
 static void reply_mapped(struct nd_request *request, const struct nd_error *error,
@@ -369,7 +368,7 @@ static void reply_mapped(struct nd_request *request, const struct nd_error *erro
     struct nd_problem problem;
     nd_problem_from_error(error, param, upstream, &problem);
     problem.extensions = extensions;
-    nd_reply_problem(request, &problem);
+    reply_problem(request, &problem);
 }
 
 void nd_reply_error(struct nd_request *request, const struct nd_error *error, const char *param,

@@ -123,13 +123,12 @@ void nd_reply_response(struct nd_request *request, unsigned status, struct MHD_R
  * when there is no answer yet (or it could not be built). */
 void nd_reply_add_header(struct nd_request *request, const char *name, const char *value);
 
-/* Sends an application/problem+json body (taking problem->extensions). */
-void nd_reply_problem(struct nd_request *request, struct nd_problem *problem);
-
-/* Builds a problem from a status, code, parameter and printf-style detail. */
-void nd_reply_problem_format(struct nd_request *request, unsigned status, const char *code,
-                             const char *param, const char *format, ...)
-    __attribute__((format(printf, 5, 6)));
+/* Answers a failure of the request by its kind: the status and the
+ * problem's code come from the one table (problem.c), never from the
+ * handler; the detail is printf-style (up to a problem's 512 bytes, where a
+ * struct nd_error holds 192). */
+void nd_reply_failure(struct nd_request *request, enum nd_err code, const char *param,
+                      const char *format, ...) __attribute__((format(printf, 4, 5)));
 
 /* Maps a core error to its status and code (problem.c) and sends it, with
  * extensions (may be NULL; taken) added to the body. */

@@ -139,8 +139,7 @@ static enum MHD_Result queue_answer(struct nd_request *request)
     struct nd_http_server *server = request->server;
     if (!request->answered) {
         /* A handler that returns without answering is a bug of ours. */
-        nd_reply_problem_format(request, 500, "internal_error", NULL,
-                                "the handler produced no answer");
+        nd_reply_failure(request, ND_ERR_INTERNAL, NULL, "the handler produced no answer");
     }
     if (!request->response)
         return MHD_NO;
@@ -201,9 +200,9 @@ static void reject_unknown_parameters(struct nd_request *request)
             if (n > 0 && (size_t)n < sizeof accepted - used)
                 used += (size_t)n;
         }
-        nd_reply_problem_format(request, 400, "unknown_parameter", name,
-                                "unknown query parameter '%.64s' for %s (accepted: %s%spretty)",
-                                name, route->path, accepted, used ? ", " : "");
+        nd_reply_failure(request, ND_ERR_UNEXPECTED, name,
+                         "unknown query parameter '%.64s' for %s (accepted: %s%spretty)", name,
+                         route->path, accepted, used ? ", " : "");
         return;
     }
 }
@@ -244,9 +243,9 @@ static bool authorized(struct nd_request *request)
     const char *token = bearer_token(header);
     if (token && same_secret(token, expected))
         return true;
-    nd_reply_problem_format(request, 401, "unauthorized", NULL,
-                            header ? "the bearer token is not the one this service accepts"
-                                   : "this service needs an Authorization: Bearer token");
+    nd_reply_failure(request, ND_ERR_UNAUTHENTICATED, NULL,
+                     header ? "the bearer token is not the one this service accepts"
+                            : "this service needs an Authorization: Bearer token");
     if (request->response)
         MHD_add_response_header(request->response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 header ? "Bearer realm=\"netdiag\", error=\"invalid_token\""
@@ -264,14 +263,14 @@ static void dispatch(struct nd_request *request, const char *method)
         if (is_options)
             answer_options(request);
         else
-            nd_reply_problem_format(request, 400, "bad_request", NULL,
-                                    "the target '*' is for OPTIONS only (RFC 9112 3.2.4)");
+            nd_reply_failure(request, ND_ERR_MALFORMED, NULL,
+                             "the target '*' is for OPTIONS only (RFC 9112 3.2.4)");
         return;
     }
     if (!request->route) {
-        nd_reply_problem_format(request, 404, "not_found", NULL, "no endpoint at '%.*s'",
-                                (int)(request->path_length < 128 ? request->path_length : 128),
-                                request->path);
+        nd_reply_failure(request, ND_ERR_NOT_FOUND, NULL, "no endpoint at '%.*s'",
+                         (int)(request->path_length < 128 ? request->path_length : 128),
+                         request->path);
         return;
     }
     if (is_options) {
@@ -283,31 +282,30 @@ static void dispatch(struct nd_request *request, const char *method)
     bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
     bool is_head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     if (!is_get && !is_head) {
-        nd_reply_problem_format(request, 405, "method_not_allowed", NULL,
-                                "%s does not accept %.16s (allowed: %s)", request->route->path,
-                                method, allowed_methods);
+        nd_reply_failure(request, ND_ERR_NOT_ALLOWED, NULL,
+                         "%s does not accept %.16s (allowed: %s)", request->route->path, method,
+                         allowed_methods);
         if (request->response)
             MHD_add_response_header(request->response, MHD_HTTP_HEADER_ALLOW, allowed_methods);
         return;
     }
     if (request->has_body) {
-        nd_reply_problem_format(request, 413, "body_not_allowed", NULL,
-                                "netdiag takes no request body (%s)",
-                                request->message.transfer_encoding ? "Transfer-Encoding: chunked"
-                                                                   : "a non-zero Content-Length");
+        nd_reply_failure(request, ND_ERR_TOO_LARGE, NULL, "netdiag takes no request body (%s)",
+                         request->message.transfer_encoding ? "Transfer-Encoding: chunked"
+                                                            : "a non-zero Content-Length");
         return;
     }
 
     enum nd_query_status status = nd_query_parse(request->query_text, request->query_text_length,
                                                  &request->query, bad_name, sizeof bad_name);
     if (status == ND_QUERY_NO_MEMORY) {
-        nd_reply_problem_format(request, 503, "out_of_memory", NULL, "out of memory");
+        nd_reply_failure(request, ND_ERR_NO_MEMORY, NULL, "out of memory");
         return;
     }
     if (status != ND_QUERY_OK) {
-        nd_reply_problem_format(request, 400, "invalid_query", bad_name[0] ? bad_name : NULL,
-                                "query string: %s%s%s", nd_query_status_text(status),
-                                bad_name[0] ? " in parameter " : "", bad_name);
+        nd_reply_failure(request, ND_ERR_ENCODING, bad_name[0] ? bad_name : NULL,
+                         "query string: %s%s%s", nd_query_status_text(status),
+                         bad_name[0] ? " in parameter " : "", bad_name);
         return;
     }
     if (!nd_param_bool(request, "pretty", &request->pretty, NULL))
@@ -389,10 +387,13 @@ static bool send_over_tls(struct MHD_Connection *connection, struct iovec parts[
  * libmicrohttpd room for one: status line, headers and problem body in one
  * send. The connection closes after it. False when it could not be sent
  * whole. */
-static bool answer_directly(struct nd_request *request, bool with_body, unsigned status,
-                            const char *code, const char *detail)
+static bool answer_directly(struct nd_request *request, bool with_body, enum nd_err code,
+                            const char *detail)
 {
-    struct nd_problem problem = {.status = status, .code = code};
+    const struct nd_error error = {.code = code};
+    struct nd_problem problem;
+    nd_problem_from_error(&error, NULL, false, &problem);
+    unsigned status = problem.status;
     snprintf(problem.detail, sizeof problem.detail, "%s", detail);
     char instance[256];
     size_t n = request->path_length < sizeof instance ? request->path_length : sizeof instance - 1;
@@ -447,7 +448,7 @@ static _Thread_local bool closing_after_direct_answer;
 static void refuse_message(struct nd_request *request, const char *detail)
 {
     request->must_close = true;
-    nd_reply_problem_format(request, 400, "bad_request", NULL, "%s", detail);
+    nd_reply_failure(request, ND_ERR_MALFORMED, NULL, "%s", detail);
 }
 
 /* libmicrohttpd hands the target over as a C string. A raw NUL inside it,
@@ -505,8 +506,8 @@ static bool check_message(struct nd_request *request, const char *url, const cha
                  "the request line and headers need more than the %zu bytes this server keeps "
                  "for them (--connection-memory, less room for the answer)",
                  request->server->config.connection_memory - request->server->answer_room);
-        answer_directly(request, strcmp(request->method, MHD_HTTP_METHOD_HEAD) != 0, 431,
-                        "headers_too_large", too_large);
+        answer_directly(request, strcmp(request->method, MHD_HTTP_METHOD_HEAD) != 0,
+                        ND_ERR_HEAD_TOO_LARGE, too_large);
         *close_now = true;
         closing_after_direct_answer = true;
         return false;

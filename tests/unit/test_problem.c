@@ -29,11 +29,32 @@ static void test_error_mapping(void **state)
         {ND_ERR_FORBIDDEN, 0, 403, 403, "forbidden"},
         {ND_ERR_STOPPING, 0, 503, 503, "stopping"},
         {ND_ERR_MISSING, 0, 400, 400, "missing_parameter"},
+        {ND_ERR_UNEXPECTED, 0, 400, 400, "unknown_parameter"},
+        {ND_ERR_DUPLICATE, 0, 400, 400, "duplicate_parameter"},
+        {ND_ERR_TOO_MANY, 0, 400, 400, "too_many_values"},
+        {ND_ERR_ENCODING, 0, 400, 400, "invalid_query"},
+        {ND_ERR_MALFORMED, 0, 400, 400, "bad_request"},
+        {ND_ERR_FAMILY_UNSUPPORTED, 0, 400, 400, "unsupported_family"},
+        {ND_ERR_NOT_ALLOWED, 0, 405, 405, "method_not_allowed"},
+        {ND_ERR_TOO_LARGE, 0, 413, 413, "body_not_allowed"},
+        {ND_ERR_HEAD_TOO_LARGE, 0, 431, 431, "headers_too_large"},
+        {ND_ERR_UNAUTHENTICATED, 0, 401, 401, "unauthorized"},
+        {ND_ERR_INTERNAL, 0, 500, 500, "internal_error"},
+        {ND_ERR_NO_MEMORY, 0, 503, 503, "out_of_memory"},
         {ND_ERR_SYSTEM, 0, 500, 502, "system_error"},
         {ND_ERR_RESOLVE, EAI_NONAME, 404, 502, "EAI_NONAME"},
         {ND_ERR_RESOLVE, EAI_AGAIN, 503, 502, "EAI_AGAIN"},
         {ND_ERR_RESOLVE, EAI_FAIL, 502, 502, "EAI_FAIL"},
     };
+    /* Every code has its row: a new one without is a 500 with no name. */
+    for (int code = ND_OK + 1; code < ND_ERR__COUNT; code++) {
+        struct nd_error error = {.code = (enum nd_err)code};
+        struct nd_problem problem;
+        nd_problem_from_error(&error, NULL, false, &problem);
+        assert_true(problem.status >= 400);
+        assert_non_null(problem.code);
+        assert_string_not_equal(problem.code, "");
+    }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct nd_error error;
         nd_error_set(&error, cases[i].code, "message %zu", i);
