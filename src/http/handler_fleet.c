@@ -231,23 +231,34 @@ static cJSON *render_self(const struct nd_fleet_view *view)
     return self;
 }
 
-static void add_summary(cJSON *object, const struct nd_fleet_view *view)
+/* The peers by the state of their last round. */
+struct peer_counts {
+    unsigned healthy, unhealthy, unknown;
+};
+
+static struct peer_counts count_peers(const struct nd_fleet_view *view)
 {
-    unsigned healthy = 0, unhealthy = 0, unknown = 0;
+    struct peer_counts counts = {0};
     for (size_t i = 0; i < view->peer_count; i++) {
         const struct nd_fleet_round *last = nd_fleet_peer_last(&view->peers[i]);
         if (!last)
-            unknown++;
+            counts.unknown++;
         else if (nd_fleet_round_healthy(last))
-            healthy++;
+            counts.healthy++;
         else
-            unhealthy++;
+            counts.unhealthy++;
     }
+    return counts;
+}
+
+static void add_summary(cJSON *object, const struct nd_fleet_view *view)
+{
+    struct peer_counts counts = count_peers(view);
     cJSON *summary = nd_json_add_object(object, "summary");
     nd_json_add_integer(summary, "peers", view->peer_count);
-    nd_json_add_integer(summary, "healthy", healthy);
-    nd_json_add_integer(summary, "unhealthy", unhealthy);
-    nd_json_add_integer(summary, "unknown", unknown);
+    nd_json_add_integer(summary, "healthy", counts.healthy);
+    nd_json_add_integer(summary, "unhealthy", counts.unhealthy);
+    nd_json_add_integer(summary, "unknown", counts.unknown);
 }
 
 /* This pod's view: who it is, its last lookup, a row per peer. */
@@ -693,25 +704,16 @@ void nd_fleet_metrics(void *context, struct nd_metrics_text *text)
         text->failed = 1;
         return;
     }
-    unsigned healthy = 0, unhealthy = 0, unknown = 0;
-    for (size_t i = 0; i < view.peer_count; i++) {
-        const struct nd_fleet_round *last = nd_fleet_peer_last(&view.peers[i]);
-        if (!last)
-            unknown++;
-        else if (nd_fleet_round_healthy(last))
-            healthy++;
-        else
-            unhealthy++;
-    }
+    struct peer_counts counts = count_peers(&view);
     nd_metrics_family(text, "netdiag_fleet_peers_healthy", "gauge",
                       "Peers whose last round was healthy (GET /healthz 200, UDP echo answered).");
-    nd_metrics_append(text, "netdiag_fleet_peers_healthy %u\n", healthy);
+    nd_metrics_append(text, "netdiag_fleet_peers_healthy %u\n", counts.healthy);
     nd_metrics_family(text, "netdiag_fleet_peers", "gauge",
                       "Peers found under --peers-dns, by the state of their last round.");
     nd_metrics_append(text,
                       "netdiag_fleet_peers{state=\"healthy\"} %u\nnetdiag_fleet_peers{state="
                       "\"unhealthy\"} %u\nnetdiag_fleet_peers{state=\"unknown\"} %u\n",
-                      healthy, unhealthy, unknown);
+                      counts.healthy, counts.unhealthy, counts.unknown);
     nd_metrics_family(text, "netdiag_fleet_rounds_total", "counter", "Probe rounds started.");
     nd_metrics_append(text, "netdiag_fleet_rounds_total %llu\n", (unsigned long long)view.rounds);
     nd_metrics_family(text, "netdiag_fleet_dns_lookups_total", "counter",
