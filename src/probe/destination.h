@@ -12,11 +12,20 @@
 #define NETDIAG_PROBE_DESTINATION_H
 
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "probe/connect.h"
+
+/* Sized for what it holds, not a sockaddr_storage: a thousand probes may
+ * wait at once, each with ND_CONNECT_ADDRESSES_MAX of these. */
+union nd_destination_address {
+    struct sockaddr any;
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+};
 
 struct nd_destination {
     /* The caller's, set before the first call. */
@@ -26,7 +35,7 @@ struct nd_destination {
     const struct nd_allowlist *allow; /* NULL: anywhere */
     struct nd_connect_result *result;
     /* Filled in: result->addresses[i] as socket addresses, with the port. */
-    struct sockaddr_storage addresses[ND_CONNECT_ADDRESSES_MAX];
+    union nd_destination_address addresses[ND_CONNECT_ADDRESSES_MAX];
 };
 
 /* True when the host is an IP literal, its own one address (or, when it is

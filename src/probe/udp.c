@@ -374,8 +374,7 @@ static void connect_next(struct nd_udp_probe *probe)
     probe->socket.data = probe;
     probe->socket_open = true;
     probe->open_handles++;
-    status = uv_udp_connect(&probe->socket,
-                            (const struct sockaddr *)&probe->destination.addresses[index]);
+    status = uv_udp_connect(&probe->socket, &probe->destination.addresses[index].any);
     attempt->duration_us = elapsed_us(probe->attempt_ns);
     attempt->outcome = nd_connect_classify(-status);
     if (status != 0) {
