@@ -710,12 +710,8 @@ struct nd_connect_probe *nd_connect_start(uv_loop_t *loop, const struct nd_conne
         check_and_connect(probe);
         return probe;
     }
-    struct addrinfo hints;
-    nd_destination_hints(&probe->destination, &hints);
     probe->lookup.data = probe;
-    int status = uv_getaddrinfo(loop, &probe->lookup, on_resolved, request->host, NULL, &hints);
-    if (status != 0) {
-        nd_runtime_set_error(&result->resolve_error, status, "uv_getaddrinfo");
+    if (!nd_destination_look_up(&probe->destination, loop, &probe->lookup, on_resolved)) {
         fail(probe, ND_CONNECT_DNS_ERROR, &result->resolve_error);
         return probe;
     }

@@ -60,11 +60,19 @@ bool nd_destination_take_literal(struct nd_destination *destination)
     return true;
 }
 
-void nd_destination_hints(const struct nd_destination *destination, struct addrinfo *hints)
+bool nd_destination_look_up(const struct nd_destination *destination, uv_loop_t *loop,
+                            uv_getaddrinfo_t *lookup, uv_getaddrinfo_cb resolved)
 {
-    nd_resolve_hints(destination->family, hints);
-    hints->ai_socktype = SOCK_STREAM; /* each address once, not once per socket type */
-    hints->ai_flags = 0;
+    struct addrinfo hints;
+    nd_resolve_hints(destination->family, &hints);
+    hints.ai_socktype = SOCK_STREAM; /* each address once, not once per socket type */
+    hints.ai_flags = 0;
+    int status = uv_getaddrinfo(loop, lookup, resolved, destination->host, NULL, &hints);
+    if (status != 0) {
+        nd_runtime_set_error(&destination->result->resolve_error, status, "uv_getaddrinfo");
+        return false;
+    }
+    return true;
 }
 
 bool nd_destination_take_lookup(struct nd_destination *destination, int status,
