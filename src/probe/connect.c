@@ -105,8 +105,8 @@ static uint64_t elapsed_us(uint64_t since_ns)
     return (uv_hrtime() - since_ns) / 1000u;
 }
 
-static void count_duration(atomic_uint_fast64_t *buckets, atomic_uint_fast64_t *sum,
-                           uint64_t duration_us)
+void nd_connect_count_duration(atomic_uint_fast64_t *buckets, atomic_uint_fast64_t *sum,
+                               uint64_t duration_us)
 {
     size_t bucket = 0;
     while (duration_us > nd_connect_bucket_bounds_us[bucket])
@@ -122,12 +122,13 @@ static void record_stats(const struct nd_connect_probe *probe)
     if (!stats)
         return;
     atomic_fetch_add_explicit(&stats->outcomes[result->outcome], 1, memory_order_relaxed);
-    count_duration(stats->total_buckets, &stats->total_sum_us, result->total_us);
+    nd_connect_count_duration(stats->total_buckets, &stats->total_sum_us, result->total_us);
     if (result->connected)
-        count_duration(stats->connect_buckets, &stats->connect_sum_us,
-                       result->attempts[result->attempt_count - 1].duration_us);
+        nd_connect_count_duration(stats->connect_buckets, &stats->connect_sum_us,
+                                  result->attempts[result->attempt_count - 1].duration_us);
     if (result->got_first_byte)
-        count_duration(stats->first_byte_buckets, &stats->first_byte_sum_us, result->first_byte_us);
+        nd_connect_count_duration(stats->first_byte_buckets, &stats->first_byte_sum_us,
+                                  result->first_byte_us);
 }
 
 static void maybe_done(struct nd_connect_probe *probe)

@@ -78,14 +78,9 @@ static void record_stats(const struct nd_udp_probe *probe)
     atomic_fetch_add_explicit(&stats->datagrams_sent, result->sent, memory_order_relaxed);
     atomic_fetch_add_explicit(&stats->datagrams_answered, result->answered, memory_order_relaxed);
     for (unsigned i = 0; i < result->sent; i++) {
-        if (result->datagrams[i].outcome != ND_UDP_REPLIED)
-            continue;
-        size_t bucket = 0;
-        while (result->datagrams[i].rtt_us > nd_connect_bucket_bounds_us[bucket])
-            bucket++;
-        atomic_fetch_add_explicit(&stats->rtt_buckets[bucket], 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&stats->rtt_sum_us, result->datagrams[i].rtt_us,
-                                  memory_order_relaxed);
+        if (result->datagrams[i].outcome == ND_UDP_REPLIED)
+            nd_connect_count_duration(stats->rtt_buckets, &stats->rtt_sum_us,
+                                      result->datagrams[i].rtt_us);
     }
 }
 
