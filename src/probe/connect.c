@@ -1,12 +1,11 @@
 #include "probe/connect.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "probe/destination.h"
 #include "runtime/runtime.h"
 
 const uint64_t nd_connect_bucket_bounds_us[ND_CONNECT_BUCKETS] = {
@@ -28,12 +27,7 @@ struct nd_connect_probe {
     uint8_t *ciphertext;   /* what the socket read, for the TLS session */
     unsigned tls_writes;   /* TLS records on their way to the socket */
     bool tls_send_pending; /* the payload is among them */
-    /* Sized for what they hold: a thousand probes may wait at once. */
-    union {
-        struct sockaddr any;
-        struct sockaddr_in v4;
-        struct sockaddr_in6 v6;
-    } addresses[ND_CONNECT_ADDRESSES_MAX];
+    struct nd_destination destination;
     size_t next_address;
     enum nd_connect_phase phase;
     uint64_t start_ns, attempt_ns, connected_ns, first_byte_ns;
@@ -111,8 +105,8 @@ static uint64_t elapsed_us(uint64_t since_ns)
     return (uv_hrtime() - since_ns) / 1000u;
 }
 
-static void count_duration(atomic_uint_fast64_t *buckets, atomic_uint_fast64_t *sum,
-                           uint64_t duration_us)
+void nd_connect_count_duration(atomic_uint_fast64_t *buckets, atomic_uint_fast64_t *sum,
+                               uint64_t duration_us)
 {
     size_t bucket = 0;
     while (duration_us > nd_connect_bucket_bounds_us[bucket])
@@ -128,12 +122,13 @@ static void record_stats(const struct nd_connect_probe *probe)
     if (!stats)
         return;
     atomic_fetch_add_explicit(&stats->outcomes[result->outcome], 1, memory_order_relaxed);
-    count_duration(stats->total_buckets, &stats->total_sum_us, result->total_us);
+    nd_connect_count_duration(stats->total_buckets, &stats->total_sum_us, result->total_us);
     if (result->connected)
-        count_duration(stats->connect_buckets, &stats->connect_sum_us,
-                       result->attempts[result->attempt_count - 1].duration_us);
+        nd_connect_count_duration(stats->connect_buckets, &stats->connect_sum_us,
+                                  result->attempts[result->attempt_count - 1].duration_us);
     if (result->got_first_byte)
-        count_duration(stats->first_byte_buckets, &stats->first_byte_sum_us, result->first_byte_us);
+        nd_connect_count_duration(stats->first_byte_buckets, &stats->first_byte_sum_us,
+                                  result->first_byte_us);
 }
 
 static void maybe_done(struct nd_connect_probe *probe)
@@ -609,8 +604,8 @@ static void connect_next(struct nd_connect_probe *probe)
     probe->socket_open = true;
     probe->open_handles++;
     probe->connecting.data = probe;
-    int status = uv_tcp_connect(&probe->connecting, &probe->socket, &probe->addresses[index].any,
-                                on_connected);
+    int status = uv_tcp_connect(&probe->connecting, &probe->socket,
+                                &probe->destination.addresses[index].any, on_connected);
     if (status != 0) {
         attempt->outcome = nd_connect_classify(-status);
         nd_runtime_set_error(&attempt->error, status, "connect");
@@ -618,58 +613,23 @@ static void connect_next(struct nd_connect_probe *probe)
     }
 }
 
-/* Every address must be one the operator allows, before any is tried. */
-static bool all_allowed(struct nd_connect_probe *probe)
+/* After the resolve step: a host that gave no address fails there; otherwise
+ * every address must be one the operator allows (nd_destination_allowed,
+ * with the sensitive-address rule) before any is tried. */
+static void check_and_connect(struct nd_connect_probe *probe)
 {
     struct nd_connect_result *result = probe->result;
-    if (!probe->request->allow)
-        return true;
-    for (size_t i = 0; i < result->address_count; i++) {
-        if (!nd_allowlist_permits_destination(probe->request->allow, probe->request->host,
-                                              &probe->addresses[i].any, probe->request->port)) {
-            struct nd_error error;
-            if (result->literal)
-                nd_error_set(&error, ND_ERR_FORBIDDEN,
-                             "%s port %u is not in this service's --connect-allow list",
-                             result->addresses[i].text, (unsigned)probe->request->port);
-            else
-                nd_error_set(&error, ND_ERR_FORBIDDEN,
-                             "%.100s (address %s) port %u is not in this service's "
-                             "--connect-allow list",
-                             probe->request->host, result->addresses[i].text,
-                             (unsigned)probe->request->port);
-            probe->phase = ND_CONNECT_CONNECT;
-            fail(probe, ND_CONNECT_FORBIDDEN, &error);
-            return false;
-        }
-    }
-    return true;
-}
-
-static void add_address(struct nd_connect_probe *probe, const struct sockaddr *address)
-{
-    struct nd_connect_result *result = probe->result;
-    char text[sizeof result->addresses[0].text];
-    nd_net_format_host(address, text, sizeof text);
-    for (size_t i = 0; i < result->address_count; i++) {
-        if (strcmp(result->addresses[i].text, text) == 0)
-            return;
-    }
-    if (result->address_count == ND_CONNECT_ADDRESSES_MAX) {
-        result->addresses_truncated = true;
+    struct nd_error error;
+    if (result->resolve_error.code != ND_OK) {
+        fail(probe, ND_CONNECT_DNS_ERROR, &result->resolve_error);
         return;
     }
-    size_t index = result->address_count++;
-    result->addresses[index].family = address->sa_family;
-    memcpy(result->addresses[index].text, text, sizeof text);
-    uint16_t port = htons(probe->request->port);
-    if (address->sa_family == AF_INET6) {
-        memcpy(&probe->addresses[index].v6, address, sizeof probe->addresses[index].v6);
-        probe->addresses[index].v6.sin6_port = port;
-    } else {
-        memcpy(&probe->addresses[index].v4, address, sizeof probe->addresses[index].v4);
-        probe->addresses[index].v4.sin_port = port;
+    if (!nd_destination_allowed(&probe->destination, &error)) {
+        probe->phase = ND_CONNECT_CONNECT;
+        fail(probe, ND_CONNECT_FORBIDDEN, &error);
+        return;
     }
+    connect_next(probe);
 }
 
 static void on_resolved(uv_getaddrinfo_t *lookup, int status, struct addrinfo *list)
@@ -681,25 +641,10 @@ static void on_resolved(uv_getaddrinfo_t *lookup, int status, struct addrinfo *l
         maybe_done(probe);
         return;
     }
-    struct nd_connect_result *result = probe->result;
-    result->resolve_us = elapsed_us(probe->start_ns);
-    if (status != 0) {
-        int gai_error, os_error;
-        nd_runtime_gai_from_status(status, &gai_error, &os_error);
-        struct nd_resolve_result ignored;
-        nd_resolve_host_result(probe->request->host, gai_error, os_error, NULL, &ignored,
-                               &result->resolve_error);
-        uv_freeaddrinfo(list);
-        fail(probe, ND_CONNECT_DNS_ERROR, &result->resolve_error);
-        return;
-    }
-    for (const struct addrinfo *entry = list; entry; entry = entry->ai_next) {
-        if (entry->ai_family == AF_INET || entry->ai_family == AF_INET6)
-            add_address(probe, entry->ai_addr);
-    }
+    probe->result->resolve_us = elapsed_us(probe->start_ns);
+    nd_destination_take_lookup(&probe->destination, status, list);
     uv_freeaddrinfo(list);
-    if (all_allowed(probe))
-        connect_next(probe);
+    check_and_connect(probe);
 }
 
 static void on_deadline(uv_timer_t *timer)
@@ -735,37 +680,6 @@ static void on_deadline(uv_timer_t *timer)
     fail(probe, ND_CONNECT_TIMED_OUT, &error);
 }
 
-/* An IP literal is its own address, of one family. */
-static bool take_literal(struct nd_connect_probe *probe)
-{
-    struct sockaddr_storage storage;
-    memset(&storage, 0, sizeof storage);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&storage;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&storage;
-    if (inet_pton(AF_INET, probe->request->host, &v4->sin_addr) == 1)
-        v4->sin_family = AF_INET;
-    else if (inet_pton(AF_INET6, probe->request->host, &v6->sin6_addr) == 1)
-        v6->sin6_family = AF_INET6;
-    else
-        return false;
-    struct nd_connect_result *result = probe->result;
-    result->literal = true;
-    enum nd_resolve_family family = probe->request->family;
-    if ((family == ND_RESOLVE_IPV4 && storage.ss_family != AF_INET) ||
-        (family == ND_RESOLVE_IPV6 && storage.ss_family != AF_INET6)) {
-        nd_error_set_gai(&result->resolve_error, EAI_ADDRFAMILY, 0, "getaddrinfo");
-        snprintf(result->resolve_error.message, sizeof result->resolve_error.message,
-                 "%.64s is not an %s address", probe->request->host,
-                 family == ND_RESOLVE_IPV4 ? "IPv4" : "IPv6");
-        fail(probe, ND_CONNECT_DNS_ERROR, &result->resolve_error);
-        return true;
-    }
-    add_address(probe, (struct sockaddr *)&storage);
-    if (all_allowed(probe))
-        connect_next(probe);
-    return true;
-}
-
 struct nd_connect_probe *nd_connect_start(uv_loop_t *loop, const struct nd_connect_request *request,
                                           struct nd_connect_result *result, nd_connect_done_fn done,
                                           void *context)
@@ -781,6 +695,11 @@ struct nd_connect_probe *nd_connect_start(uv_loop_t *loop, const struct nd_conne
     probe->result = result;
     probe->done = done;
     probe->context = context;
+    probe->destination = (struct nd_destination){.host = request->host,
+                                                 .port = request->port,
+                                                 .family = request->family,
+                                                 .allow = request->allow,
+                                                 .result = result};
     probe->start_ns = uv_hrtime();
     probe->phase = ND_CONNECT_RESOLVE;
     uv_timer_init(loop, &probe->deadline);
@@ -788,16 +707,12 @@ struct nd_connect_probe *nd_connect_start(uv_loop_t *loop, const struct nd_conne
     probe->deadline.data = probe->quiet.data = probe;
     probe->open_handles = 2;
     uv_timer_start(&probe->deadline, on_deadline, request->timeout_ms, 0);
-    if (take_literal(probe))
+    if (nd_destination_take_literal(&probe->destination)) {
+        check_and_connect(probe);
         return probe;
-    struct addrinfo hints;
-    nd_resolve_hints(request->family, &hints);
-    hints.ai_socktype = SOCK_STREAM; /* each address once, not once per socket type */
-    hints.ai_flags = 0;
+    }
     probe->lookup.data = probe;
-    int status = uv_getaddrinfo(loop, &probe->lookup, on_resolved, request->host, NULL, &hints);
-    if (status != 0) {
-        nd_runtime_set_error(&result->resolve_error, status, "uv_getaddrinfo");
+    if (!nd_destination_look_up(&probe->destination, loop, &probe->lookup, on_resolved)) {
         fail(probe, ND_CONNECT_DNS_ERROR, &result->resolve_error);
         return probe;
     }

@@ -84,6 +84,11 @@ enum nd_connect_end {
  * the loop, read from any thread. */
 enum { ND_CONNECT_BUCKETS = 12 };
 extern const uint64_t nd_connect_bucket_bounds_us[ND_CONNECT_BUCKETS]; /* the last is +Inf */
+/* One duration into a histogram of ND_CONNECT_BUCKETS in those bounds, and
+ * into its sum: the TCP probe's phases and the UDP probe's round trips are
+ * counted alike, so that /metrics shows them on the same scale. */
+void nd_connect_count_duration(atomic_uint_fast64_t *buckets, atomic_uint_fast64_t *sum,
+                               uint64_t duration_us);
 struct nd_connect_stats {
     atomic_uint_fast64_t outcomes[ND_CONNECT_OUTCOME_COUNT];
     /* Durations of the connect and first-byte phases and of whole probes. */

@@ -22,15 +22,15 @@ static void add_address(struct nd_destination *destination, const struct sockadd
     size_t index = result->address_count++;
     result->addresses[index].family = address->sa_family;
     memcpy(result->addresses[index].text, text, sizeof text);
-    struct sockaddr_storage *stored = &destination->addresses[index];
-    memcpy(stored, address,
-           address->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                          : sizeof(struct sockaddr_in));
+    union nd_destination_address *stored = &destination->addresses[index];
     uint16_t port = htons(destination->port);
-    if (address->sa_family == AF_INET6)
-        ((struct sockaddr_in6 *)stored)->sin6_port = port;
-    else
-        ((struct sockaddr_in *)stored)->sin_port = port;
+    if (address->sa_family == AF_INET6) {
+        memcpy(&stored->v6, address, sizeof stored->v6);
+        stored->v6.sin6_port = port;
+    } else {
+        memcpy(&stored->v4, address, sizeof stored->v4);
+        stored->v4.sin_port = port;
+    }
 }
 
 bool nd_destination_take_literal(struct nd_destination *destination)
@@ -60,11 +60,19 @@ bool nd_destination_take_literal(struct nd_destination *destination)
     return true;
 }
 
-void nd_destination_hints(const struct nd_destination *destination, struct addrinfo *hints)
+bool nd_destination_look_up(const struct nd_destination *destination, uv_loop_t *loop,
+                            uv_getaddrinfo_t *lookup, uv_getaddrinfo_cb resolved)
 {
-    nd_resolve_hints(destination->family, hints);
-    hints->ai_socktype = SOCK_STREAM; /* each address once, not once per socket type */
-    hints->ai_flags = 0;
+    struct addrinfo hints;
+    nd_resolve_hints(destination->family, &hints);
+    hints.ai_socktype = SOCK_STREAM; /* each address once, not once per socket type */
+    hints.ai_flags = 0;
+    int status = uv_getaddrinfo(loop, lookup, resolved, destination->host, NULL, &hints);
+    if (status != 0) {
+        nd_runtime_set_error(&destination->result->resolve_error, status, "uv_getaddrinfo");
+        return false;
+    }
+    return true;
 }
 
 bool nd_destination_take_lookup(struct nd_destination *destination, int status,
@@ -93,8 +101,7 @@ bool nd_destination_allowed(const struct nd_destination *destination, struct nd_
         return true;
     for (size_t i = 0; i < result->address_count; i++) {
         if (nd_allowlist_permits_destination(destination->allow, destination->host,
-                                             (const struct sockaddr *)&destination->addresses[i],
-                                             destination->port))
+                                             &destination->addresses[i].any, destination->port))
             continue;
         if (result->literal)
             nd_error_set(error, ND_ERR_FORBIDDEN,

@@ -78,14 +78,9 @@ static void record_stats(const struct nd_udp_probe *probe)
     atomic_fetch_add_explicit(&stats->datagrams_sent, result->sent, memory_order_relaxed);
     atomic_fetch_add_explicit(&stats->datagrams_answered, result->answered, memory_order_relaxed);
     for (unsigned i = 0; i < result->sent; i++) {
-        if (result->datagrams[i].outcome != ND_UDP_REPLIED)
-            continue;
-        size_t bucket = 0;
-        while (result->datagrams[i].rtt_us > nd_connect_bucket_bounds_us[bucket])
-            bucket++;
-        atomic_fetch_add_explicit(&stats->rtt_buckets[bucket], 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&stats->rtt_sum_us, result->datagrams[i].rtt_us,
-                                  memory_order_relaxed);
+        if (result->datagrams[i].outcome == ND_UDP_REPLIED)
+            nd_connect_count_duration(stats->rtt_buckets, &stats->rtt_sum_us,
+                                      result->datagrams[i].rtt_us);
     }
 }
 
@@ -374,8 +369,7 @@ static void connect_next(struct nd_udp_probe *probe)
     probe->socket.data = probe;
     probe->socket_open = true;
     probe->open_handles++;
-    status = uv_udp_connect(&probe->socket,
-                            (const struct sockaddr *)&probe->destination.addresses[index]);
+    status = uv_udp_connect(&probe->socket, &probe->destination.addresses[index].any);
     attempt->duration_us = elapsed_us(probe->attempt_ns);
     attempt->outcome = nd_connect_classify(-status);
     if (status != 0) {
@@ -465,12 +459,8 @@ struct nd_udp_probe *nd_udp_start(uv_loop_t *loop, const struct nd_udp_request *
         check_and_connect(probe);
         return probe;
     }
-    struct addrinfo hints;
-    nd_destination_hints(&probe->destination, &hints);
     probe->lookup.data = probe;
-    int status = uv_getaddrinfo(loop, &probe->lookup, on_resolved, request->host, NULL, &hints);
-    if (status != 0) {
-        nd_runtime_set_error(&result->path.resolve_error, status, "uv_getaddrinfo");
+    if (!nd_destination_look_up(&probe->destination, loop, &probe->lookup, on_resolved)) {
         fail(probe, ND_UDP_DNS_ERROR, &result->path.resolve_error);
         return probe;
     }
