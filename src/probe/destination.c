@@ -91,6 +91,14 @@ bool nd_destination_take_lookup(struct nd_destination *destination, int status,
         if (entry->ai_family == AF_INET || entry->ai_family == AF_INET6)
             add_address(destination, entry->ai_addr);
     }
+    /* An answer with no IPv4 or IPv6 address in it is no address at all:
+     * the probes go on only with one to try. */
+    if (result->address_count == 0) {
+        struct nd_resolve_result ignored;
+        nd_resolve_host_result(destination->host, EAI_NODATA, 0, NULL, &ignored,
+                               &result->resolve_error);
+        return false;
+    }
     return true;
 }
 

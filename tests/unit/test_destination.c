@@ -168,6 +168,22 @@ static void test_lookup_failed(void **state)
     assert_non_null(strstr(step.result.resolve_error.message, "getaddrinfo(no-such-host.invalid)"));
 }
 
+/* An answer with no IPv4 or IPv6 address is a failed lookup, not a probe
+ * with nothing to try. */
+static void test_lookup_without_an_address(void **state)
+{
+    (void)state;
+    struct step step;
+    step_for(&step, "odd.test", 80, ND_RESOLVE_ANY, NULL);
+    struct answer answer = {.count = 0};
+    answer_add(&answer, "192.0.2.1");
+    answer.entries[0].ai_family = AF_UNIX;
+    assert_false(nd_destination_take_lookup(&step.destination, 0, &answer.entries[0]));
+    assert_int_equal(step.result.address_count, 0);
+    assert_int_equal(step.result.resolve_error.code, ND_ERR_RESOLVE);
+    assert_int_equal(step.result.resolve_error.gai_error, EAI_NODATA);
+}
+
 /* nd_destination_look_up on a loop of its own, its answer handed back as a
  * probe's callback does; localhost comes from /etc/hosts (the tests' names
  * come from files alone). */
@@ -263,10 +279,15 @@ static void test_sensitive_addresses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_literals),      cmocka_unit_test(test_literal_of_the_wrong_family),
-        cmocka_unit_test(test_lookup_answer), cmocka_unit_test(test_lookup_answer_truncated),
-        cmocka_unit_test(test_lookup_failed), cmocka_unit_test(test_look_up_on_a_loop),
-        cmocka_unit_test(test_allowed),       cmocka_unit_test(test_sensitive_addresses),
+        cmocka_unit_test(test_literals),
+        cmocka_unit_test(test_literal_of_the_wrong_family),
+        cmocka_unit_test(test_lookup_answer),
+        cmocka_unit_test(test_lookup_answer_truncated),
+        cmocka_unit_test(test_lookup_failed),
+        cmocka_unit_test(test_lookup_without_an_address),
+        cmocka_unit_test(test_look_up_on_a_loop),
+        cmocka_unit_test(test_allowed),
+        cmocka_unit_test(test_sensitive_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
