@@ -52,16 +52,19 @@ static void answer_add(struct answer *answer, const char *text)
     memset(entry, 0, sizeof *entry);
     struct sockaddr_in6 *address = &answer->addresses[index];
     memset(address, 0, sizeof *address);
+    /* The family is set from the branch taken, not read back through the
+     * other struct's type (an optimizer may assume the two do not alias). */
     struct sockaddr_in *v4 = (struct sockaddr_in *)address;
     if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
+        entry->ai_family = AF_INET;
         entry->ai_addrlen = sizeof *v4;
     } else {
         assert_int_equal(inet_pton(AF_INET6, text, &address->sin6_addr), 1);
         address->sin6_family = AF_INET6;
+        entry->ai_family = AF_INET6;
         entry->ai_addrlen = sizeof *address;
     }
-    entry->ai_family = address->sin6_family;
     entry->ai_socktype = SOCK_STREAM;
     entry->ai_addr = (struct sockaddr *)address;
     if (index > 0)
