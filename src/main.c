@@ -374,7 +374,8 @@ int main(int argc, char **argv)
     static struct echo_listeners echo_listeners;
     echo_listeners = (struct echo_listeners){.tcp = echo, .udp = udp_echo};
 
-    /* The anchors /connect's tls=1 checks chains against, read once. */
+    /* The anchors /connect's tls=1 checks chains against: --tls-ca-file now,
+     * the system's store when the first handshake needs it. */
     struct nd_tls_trust *trust;
     if (nd_tls_trust_load(config.tls_ca_file, &trust, &error) != ND_OK) {
         fprintf(stderr, "netdiag: --tls-ca-file %s (see netdiag --help)\n", error.message);
@@ -447,6 +448,8 @@ int main(int argc, char **argv)
     reports->metrics[reports->metrics_count++].context = &connect_stats;
     reports->metrics[reports->metrics_count].render = nd_connect_udp_metrics;
     reports->metrics[reports->metrics_count++].context = &connect_udp_stats;
+    reports->metrics[reports->metrics_count].render = nd_tls_trust_metrics;
+    reports->metrics[reports->metrics_count++].context = trust;
     if (echo) {
         reports->metrics[reports->metrics_count].render = echo_metrics;
         reports->metrics[reports->metrics_count++].context = echo;

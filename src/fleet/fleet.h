@@ -51,7 +51,7 @@ struct nd_fleet_config {
     char node_name[ND_FLEET_NODE_MAX];    /* this pod's node ("" = unknown) */
     uint16_t http_port;                   /* every peer serves HTTP here, as this pod does */
     bool https;                           /* and over TLS, checked against trust */
-    const struct nd_tls_trust *trust;
+    struct nd_tls_trust *trust;
     uint16_t echo_udp_port; /* every peer's UDP echo; 0 = no UDP probe */
     const char *auth_token; /* sent to peers as a bearer token; "" = none */
 };

@@ -22,6 +22,7 @@
 #include "netdiag/resolve.h"
 #include "netdiag/version.h"
 #include "probe/connect.h"
+#include "probe/tls.h"
 #include "probe/udp.h"
 
 enum {
@@ -254,11 +255,14 @@ static cJSON *render_certificate(const struct nd_tls_certificate *certificate, t
 
 /* The session as negotiated, the chain as sent, and the verification. */
 static void render_tls(cJSON *body, const struct nd_connect_request *request,
-                       const struct nd_tls_session_info *info)
+                       const struct nd_connect_result *result)
 {
+    const struct nd_tls_session_info *info = result->tls;
     cJSON *tls = nd_json_add_object(body, "tls");
     nd_json_add_string(tls, "server_name",
                        request->server_name[0] ? request->server_name : request->host);
+    if (result->anchors_wait_us)
+        add_ms(tls, "anchors_load_ms", result->anchors_wait_us);
     if (info->version[0]) {
         nd_json_add_string(tls, "version", info->version);
         nd_json_add_string(tls, "cipher_suite", info->cipher_suite);
@@ -376,7 +380,7 @@ static cJSON *render_probe(const struct connect_state *state)
         add_bytes(received, result->received, result->received_length);
     }
     if (result->tls)
-        render_tls(body, request, result->tls);
+        render_tls(body, request, result);
     if (http)
         render_http(body, &reply, result);
     if (request->expect_length > 0) {
@@ -977,4 +981,16 @@ void nd_connect_udp_metrics(void *context, struct nd_metrics_text *text)
     render_histogram(text, "netdiag_connect_udp_rtt_seconds",
                      "/connect?proto=udp's round trips, datagram to reply.", stats->rtt_buckets,
                      &stats->rtt_sum_us);
+}
+
+void nd_tls_trust_metrics(void *context, struct nd_metrics_text *text)
+{
+    unsigned system, file;
+    nd_tls_trust_counts(context, &system, &file);
+    nd_metrics_family(text, "netdiag_tls_trust_anchors", "gauge",
+                      "Certificates tls=1 and the fleet's HTTPS probes trust, by source: the "
+                      "system's store (0 until the first handshake needs it, or when there is "
+                      "none) and --tls-ca-file.");
+    nd_metrics_append(text, "netdiag_tls_trust_anchors{source=\"system\"} %u\n", system);
+    nd_metrics_append(text, "netdiag_tls_trust_anchors{source=\"file\"} %u\n", file);
 }

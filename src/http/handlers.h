@@ -40,7 +40,7 @@ struct nd_connect_settings {
     const struct nd_allowlist *allow; /* "off" disables the endpoint */
     struct nd_connect_stats *stats;   /* for /metrics */
     struct nd_udp_stats *udp_stats;   /* proto=udp's, for /metrics */
-    const struct nd_tls_trust *trust; /* tls=1's anchors: the system's and --tls-ca-file */
+    struct nd_tls_trust *trust;       /* tls=1's anchors: the system's and --tls-ca-file */
 };
 
 /* /fleet, /fleet.html, and what /healthz says of this pod. */
@@ -90,6 +90,9 @@ void nd_connect_metrics(void *context, struct nd_metrics_text *text);
 
 /* /connect?proto=udp's counters (context: its struct nd_udp_stats). */
 void nd_connect_udp_metrics(void *context, struct nd_metrics_text *text);
+
+/* The anchors tls=1 trusts, by source (context: the struct nd_tls_trust). */
+void nd_tls_trust_metrics(void *context, struct nd_metrics_text *text);
 
 /* The fleet view's per-peer series (context: its struct nd_fleet). */
 void nd_fleet_metrics(void *context, struct nd_metrics_text *text);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,9 +25,10 @@ struct nd_connect_probe {
     uv_connect_t connecting;
     uv_write_t writing;
     struct nd_tls_session *tls;
-    uint8_t *ciphertext;   /* what the socket read, for the TLS session */
-    unsigned tls_writes;   /* TLS records on their way to the socket */
-    bool tls_send_pending; /* the payload is among them */
+    struct nd_tls_trust_waiter trust_waiter; /* queued while the system's anchors load */
+    uint8_t *ciphertext;                     /* what the socket read, for the TLS session */
+    unsigned tls_writes;                     /* TLS records on their way to the socket */
+    bool tls_send_pending;                   /* the payload is among them */
     struct nd_destination destination;
     size_t next_address;
     enum nd_connect_phase phase;
@@ -191,6 +193,8 @@ static void finish(struct nd_connect_probe *probe, bool ok, enum nd_connect_outc
     uv_close((uv_handle_t *)&probe->deadline, on_handle_closed);
     uv_close((uv_handle_t *)&probe->quiet, on_handle_closed);
     close_socket(probe, on_handle_closed);
+    if (probe->request->tls)
+        nd_tls_trust_unwait(probe->request->trust, &probe->trust_waiter);
     /* A lookup not started yet leaves the pool's queue; one under way comes
      * back in on_resolved, which sees the probe finished. */
     if (probe->looking_up)
@@ -521,19 +525,11 @@ static void on_tls_read(uv_stream_t *stream, ssize_t count, const uv_buf_t *buff
         drain_tls(probe);
 }
 
-static void start_tls(struct nd_connect_probe *probe)
+static void start_handshake(struct nd_connect_probe *probe)
 {
     const struct nd_connect_request *request = probe->request;
-    struct nd_connect_result *result = probe->result;
-    probe->phase = ND_CONNECT_HANDSHAKE;
     probe->attempt_ns = uv_hrtime();
     struct nd_error error;
-    result->tls = calloc(1, sizeof *result->tls);
-    if (!result->tls) {
-        nd_error_set(&error, ND_ERR_NO_MEMORY, "out of memory");
-        fail(probe, ND_CONNECT_ERROR, &error);
-        return;
-    }
     struct nd_tls_options options = {.server_name = request->server_name[0] ? request->server_name
                                                                             : request->host,
                                      .alpn = request->alpn};
@@ -547,6 +543,70 @@ static void start_tls(struct nd_connect_probe *probe)
         return;
     }
     step_handshake(probe);
+}
+
+static void on_trust_ready(struct nd_tls_trust_waiter *waiter)
+{
+    struct nd_connect_probe *probe =
+        (struct nd_connect_probe *)((char *)waiter -
+                                    offsetof(struct nd_connect_probe, trust_waiter));
+    probe->result->anchors_wait_us = elapsed_us(probe->attempt_ns);
+    start_handshake(probe);
+}
+
+struct trust_load {
+    uv_work_t work;
+    struct nd_tls_trust *trust;
+};
+
+static void load_trust(uv_work_t *work)
+{
+    nd_tls_trust_load_system(((struct trust_load *)work)->trust);
+}
+
+static void on_trust_loaded(uv_work_t *work, int status)
+{
+    (void)status; /* a work request is never cancelled here */
+    struct trust_load *load = (struct trust_load *)work;
+    nd_tls_trust_loaded(load->trust);
+    free(load);
+}
+
+/* The system's anchors are read on the first handshake that needs them, on
+ * libuv's pool; the handshakes that come meanwhile wait for that load. */
+static void start_tls(struct nd_connect_probe *probe)
+{
+    struct nd_connect_result *result = probe->result;
+    probe->phase = ND_CONNECT_HANDSHAKE;
+    result->tls = calloc(1, sizeof *result->tls);
+    if (!result->tls) {
+        struct nd_error error;
+        nd_error_set(&error, ND_ERR_NO_MEMORY, "out of memory");
+        fail(probe, ND_CONNECT_ERROR, &error);
+        return;
+    }
+    struct nd_tls_trust *trust = probe->request->trust;
+    probe->trust_waiter.ready = on_trust_ready;
+    probe->attempt_ns = uv_hrtime();
+    switch (nd_tls_trust_wait(trust, &probe->trust_waiter)) {
+    case ND_TLS_TRUST_READY:
+        start_handshake(probe);
+        return;
+    case ND_TLS_TRUST_QUEUED:
+        return;
+    case ND_TLS_TRUST_LOAD:
+        break;
+    }
+    struct trust_load *load = malloc(sizeof *load);
+    if (load) {
+        load->trust = trust;
+        if (uv_queue_work(probe->loop, &load->work, load_trust, on_trust_loaded) == 0)
+            return;
+        free(load);
+    }
+    /* No memory for the request: load here, on the loop, once. */
+    nd_tls_trust_load_system(trust);
+    nd_tls_trust_loaded(trust);
 }
 
 static void on_connected(uv_connect_t *request, int status)

@@ -112,7 +112,7 @@ struct nd_connect_request {
     struct nd_connect_stats *stats; /* may be NULL */
     /* TLS after connecting, and what is sent and read goes through it. */
     bool tls;
-    const struct nd_tls_trust *trust;
+    struct nd_tls_trust *trust;
     char server_name[ND_NET_HOST_MAX]; /* SNI and the name checked; "" = host */
     char alpn[ND_TLS_ALPN_MAX];
     bool insecure; /* go on past a chain that does not verify (it is still reported) */
@@ -141,6 +141,8 @@ struct nd_connect_result {
     bool connected;
     char local[ND_NET_ADDRESS_TEXT_MAX], peer[ND_NET_ADDRESS_TEXT_MAX];
     /* handshake and verify (tls) */
+    uint64_t anchors_wait_us; /* before the handshake, for the system's anchors to load
+                                 (the first handshake, and those that came meanwhile) */
     uint64_t handshake_us;
     struct nd_tls_session_info *tls; /* malloc'd for a TLS probe; nd_connect_result_free frees */
     /* send */

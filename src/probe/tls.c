@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,10 @@ enum {
 
 struct nd_tls_trust {
     gnutls_certificate_credentials_t credentials;
-    unsigned system_count, extra_count;
+    /* Read by /metrics on the HTTP threads while the pool may write them. */
+    atomic_uint system_count, extra_count;
+    enum { SYSTEM_UNREAD, SYSTEM_LOADING, SYSTEM_READ } system_state;
+    struct nd_tls_trust_waiter *first_waiting, *last_waiting;
 };
 
 struct nd_tls_session {
@@ -48,10 +52,6 @@ enum nd_err nd_tls_trust_load(const char *ca_file, struct nd_tls_trust **out,
         free(trust);
         return nd_error_set(error, ND_ERR_NO_MEMORY, "gnutls: %s", gnutls_strerror(status));
     }
-    /* A machine without ca-certificates has no system store: that is not
-     * an error, every chain is then unknown. */
-    status = gnutls_certificate_set_x509_system_trust(trust->credentials);
-    trust->system_count = status > 0 ? (unsigned)status : 0;
     if (ca_file && ca_file[0]) {
         status = gnutls_certificate_set_x509_trust_file(trust->credentials, ca_file,
                                                         GNUTLS_X509_FMT_PEM);
@@ -60,7 +60,7 @@ enum nd_err nd_tls_trust_load(const char *ca_file, struct nd_tls_trust **out,
             return nd_error_set(error, ND_ERR_INVALID, "%.256s: %s", ca_file,
                                 status == 0 ? "no certificate in it" : gnutls_strerror(status));
         }
-        trust->extra_count = (unsigned)status;
+        atomic_store_explicit(&trust->extra_count, (unsigned)status, memory_order_relaxed);
     }
     *out = trust;
     return ND_OK;
@@ -76,8 +76,62 @@ void nd_tls_trust_free(struct nd_tls_trust *trust)
 
 void nd_tls_trust_counts(const struct nd_tls_trust *trust, unsigned *system, unsigned *extra)
 {
-    *system = trust->system_count;
-    *extra = trust->extra_count;
+    *system = atomic_load_explicit(&trust->system_count, memory_order_relaxed);
+    *extra = atomic_load_explicit(&trust->extra_count, memory_order_relaxed);
+}
+
+enum nd_tls_trust_wait nd_tls_trust_wait(struct nd_tls_trust *trust,
+                                         struct nd_tls_trust_waiter *waiter)
+{
+    if (trust->system_state == SYSTEM_READ)
+        return ND_TLS_TRUST_READY;
+    waiter->next = NULL;
+    waiter->previous = trust->last_waiting;
+    if (trust->last_waiting)
+        trust->last_waiting->next = waiter;
+    else
+        trust->first_waiting = waiter;
+    trust->last_waiting = waiter;
+    if (trust->system_state == SYSTEM_LOADING)
+        return ND_TLS_TRUST_QUEUED;
+    trust->system_state = SYSTEM_LOADING;
+    return ND_TLS_TRUST_LOAD;
+}
+
+void nd_tls_trust_unwait(struct nd_tls_trust *trust, struct nd_tls_trust_waiter *waiter)
+{
+    if (!waiter->previous && trust->first_waiting != waiter)
+        return; /* not queued (any more) */
+    if (waiter->previous)
+        waiter->previous->next = waiter->next;
+    else
+        trust->first_waiting = waiter->next;
+    if (waiter->next)
+        waiter->next->previous = waiter->previous;
+    else
+        trust->last_waiting = waiter->previous;
+    waiter->previous = waiter->next = NULL;
+}
+
+void nd_tls_trust_load_system(struct nd_tls_trust *trust)
+{
+    /* A machine without ca-certificates has no system store: that is not
+     * an error, every chain is then unknown. */
+    int status = gnutls_certificate_set_x509_system_trust(trust->credentials);
+    atomic_store_explicit(&trust->system_count, status > 0 ? (unsigned)status : 0,
+                          memory_order_relaxed);
+}
+
+void nd_tls_trust_loaded(struct nd_tls_trust *trust)
+{
+    trust->system_state = SYSTEM_READ;
+    /* A ready callback may end its probe, and so unwait another waiter:
+     * take each one off the queue before calling it. */
+    while (trust->first_waiting) {
+        struct nd_tls_trust_waiter *waiter = trust->first_waiting;
+        nd_tls_trust_unwait(trust, waiter);
+        waiter->ready(waiter);
+    }
 }
 
 /* GnuTLS reads the peer's bytes from what was fed. */

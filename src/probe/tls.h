@@ -27,18 +27,46 @@ enum {
     ND_TLS_ALPN_MAX = 128, /* "h2,http/1.1" */
 };
 
-/* The anchors certificates are checked against, loaded once at start-up
- * and shared, read-only, by every probe. */
+/* The anchors certificates are checked against, shared, read-only once
+ * loaded, by every probe. --tls-ca-file is read at start-up, so that a bad
+ * file stops netdiag there; the system's store (Debian's ca-certificates)
+ * only when a probe first needs it: parsing its roots takes about 3 MB of
+ * heap and 10 ms that a netdiag which never checks a chain does not pay. */
 struct nd_tls_trust;
 
-/* The system's trust store (Debian's ca-certificates), plus the PEM file
- * ca_file when not NULL or "". ND_ERR_INVALID naming the file when it
- * cannot be read or holds no certificate. */
+/* ca_file, when not NULL or "", now. ND_ERR_INVALID naming the file when
+ * it cannot be read or holds no certificate. */
 enum nd_err nd_tls_trust_load(const char *ca_file, struct nd_tls_trust **out,
                               struct nd_error *error);
 void nd_tls_trust_free(struct nd_tls_trust *trust);
-/* How many anchors came from the system and from ca_file. */
+/* How many anchors came from the system (0 until it is loaded) and from
+ * ca_file. */
 void nd_tls_trust_counts(const struct nd_tls_trust *trust, unsigned *system, unsigned *extra);
+
+/* Loading the system's store, for an event loop: wait, unwait and loaded
+ * belong to the loop's thread, load_system runs on another (it blocks) and
+ * no session may use the trust before loaded. */
+struct nd_tls_trust_waiter {
+    void (*ready)(struct nd_tls_trust_waiter *waiter);
+    struct nd_tls_trust_waiter *previous, *next;
+};
+
+enum nd_tls_trust_wait {
+    ND_TLS_TRUST_READY,  /* use it now; the waiter is not queued */
+    ND_TLS_TRUST_LOAD,   /* queued, and the caller starts nd_tls_trust_load_system */
+    ND_TLS_TRUST_QUEUED, /* queued behind a load under way */
+};
+
+enum nd_tls_trust_wait nd_tls_trust_wait(struct nd_tls_trust *trust,
+                                         struct nd_tls_trust_waiter *waiter);
+/* A waiter that no longer waits (its probe ended first); nothing when it
+ * is not queued. */
+void nd_tls_trust_unwait(struct nd_tls_trust *trust, struct nd_tls_trust_waiter *waiter);
+void nd_tls_trust_load_system(struct nd_tls_trust *trust);
+/* The load is over: every queued waiter's ready is called, in order. A
+ * store that could not be read leaves the system's anchors out: every
+ * chain that needs one is then unknown, as on a machine without one. */
+void nd_tls_trust_loaded(struct nd_tls_trust *trust);
 
 struct nd_tls_options {
     const char *server_name; /* SNI and the name the certificate must carry; an IP literal

@@ -189,6 +189,89 @@ static void test_connect_to_itself(void **state)
     nd_test_response_free(&response);
 }
 
+/* netdiag_tls_trust_anchors{source=...}'s value in /metrics; -1 when absent. */
+static long anchors(const struct nd_test_server *target, const char *source)
+{
+    struct nd_test_response metrics;
+    nd_test_get(target, "/metrics", &metrics);
+    char series[96];
+    snprintf(series, sizeof series, "\nnetdiag_tls_trust_anchors{source=\"%s\"} ", source);
+    const char *line = strstr(metrics.body, series);
+    long value = line ? strtol(line + strlen(series), NULL, 10) : -1;
+    nd_test_response_free(&metrics);
+    return value;
+}
+
+/* A fresh netdiag that /connect?tls=1 can verify the test CA's chains with. */
+static void start_fresh(struct nd_test_server *fresh)
+{
+    nd_test_server_start(fresh, (const char *[]){"--tls-ca-file", ca, "--echo-listen", "off",
+                                                 "--slow-workers", "2", NULL});
+    assert_int_equal(anchors(fresh, "file"), 1);
+    assert_int_equal(anchors(fresh, "system"), 0);
+}
+
+static void assert_system_anchors_loaded(const struct nd_test_server *fresh)
+{
+    /* Debian's ca-certificates has 140-odd roots; a machine without it none. */
+    bool has_store = access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0;
+    long system = anchors(fresh, "system");
+    if (has_store ? system < 100 : system != 0)
+        fail_msg("%ld system anchors after the first handshake", system);
+}
+
+/* The system's anchors are read when the first handshake needs them, not at
+ * start-up. The probe that waits for them says how long, apart from its
+ * handshake's own time; the next one does not wait. */
+static void test_anchors_load_on_first_use(void **state)
+{
+    (void)state;
+    struct nd_test_server fresh;
+    start_fresh(&fresh);
+    long idle_kib = nd_test_resident_kib(fresh.pid);
+    char path[256];
+    snprintf(path, sizeof path, "/connect?host=localhost&port=%u&tls=1", server.http_port);
+    struct nd_test_response response;
+    nd_test_get(&fresh, path, &response);
+    assert_int_equal(response.status, 200);
+    assert_true(nd_test_json_bool(response.json, "tls.verified"));
+    double waited = nd_test_json_number(response.json, "tls.anchors_load_ms");
+    double total = nd_test_json_number(response.json, "total_ms");
+    if (!(waited > 0 && waited < total))
+        fail_msg("anchors_load_ms %.3f, total_ms %.3f", waited, total);
+    nd_test_response_free(&response);
+    assert_system_anchors_loaded(&fresh);
+    print_message("resident memory: %ld KiB before the first handshake, %ld after\n", idle_kib,
+                  nd_test_resident_kib(fresh.pid));
+    nd_test_get(&fresh, path, &response);
+    assert_true(nd_test_json_bool(response.json, "tls.verified"));
+    const cJSON *tls = nd_test_json_get(response.json, "tls");
+    assert_null(cJSON_GetObjectItemCaseSensitive(tls, "anchors_load_ms"));
+    nd_test_response_free(&response);
+    assert_int_equal(nd_test_server_stop(&fresh, 10000), 0);
+}
+
+/* Eight first handshakes at once: one starts the load, the others wait
+ * behind it, and every one connects. */
+static void test_anchors_load_once_for_many(void **state)
+{
+    (void)state;
+    struct nd_test_server fresh;
+    start_fresh(&fresh);
+    char path[256];
+    snprintf(path, sizeof path, "/connect?host=localhost&port=%u&tls=1", server.http_port);
+    long statuses[8];
+    nd_test_get_all(&fresh, path, 8, statuses);
+    for (size_t i = 0; i < 8; i++)
+        assert_int_equal(statuses[i], 200);
+    struct nd_test_response metrics;
+    nd_test_get(&fresh, "/metrics", &metrics);
+    assert_non_null(strstr(metrics.body, "netdiag_connect_probes_total{result=\"connected\"} 8\n"));
+    nd_test_response_free(&metrics);
+    assert_system_anchors_loaded(&fresh);
+    assert_int_equal(nd_test_server_stop(&fresh, 10000), 0);
+}
+
 /* Each broken chain fails verification, by name; insecure=1 goes on and
  * still reports it. */
 static void test_verification_failures(void **state)
@@ -417,10 +500,15 @@ static int stop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_serves_https),          cmocka_unit_test(test_large_head_over_https),
-        cmocka_unit_test(test_connect_to_itself),     cmocka_unit_test(test_verification_failures),
-        cmocka_unit_test(test_old_protocol_and_alpn), cmocka_unit_test(test_sighup_reloads),
+        cmocka_unit_test(test_serves_https),
+        cmocka_unit_test(test_large_head_over_https),
+        cmocka_unit_test(test_connect_to_itself),
+        cmocka_unit_test(test_verification_failures),
+        cmocka_unit_test(test_old_protocol_and_alpn),
+        cmocka_unit_test(test_sighup_reloads),
         cmocka_unit_test(test_bad_parameters),
+        cmocka_unit_test(test_anchors_load_on_first_use),
+        cmocka_unit_test(test_anchors_load_once_for_many),
     };
     return cmocka_run_group_tests(tests, start, stop);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 
@@ -324,6 +325,50 @@ static void test_trust_loading(void **state)
     assert_int_equal(extra, 1);
 }
 
+struct waiter {
+    struct nd_tls_trust_waiter node;
+    int *order;
+    int name;
+};
+
+static void record_ready(struct nd_tls_trust_waiter *node)
+{
+    struct waiter *waiter = (struct waiter *)node;
+    *waiter->order = *waiter->order * 10 + waiter->name;
+}
+
+/* The system's store loads once, for the first waiter; the others queue
+ * behind it and are called in order, but for one that stopped waiting. */
+static void test_lazy_system_store(void **state)
+{
+    (void)state;
+    struct nd_tls_trust *lazy;
+    assert_int_equal(nd_tls_trust_load(NULL, &lazy, NULL), ND_OK);
+    unsigned system, extra;
+    nd_tls_trust_counts(lazy, &system, &extra);
+    assert_int_equal(system, 0);
+    assert_int_equal(extra, 0);
+    int order = 0;
+    struct waiter waiters[4];
+    for (int i = 0; i < 4; i++)
+        waiters[i] = (struct waiter){.node.ready = record_ready, .order = &order, .name = i + 1};
+    assert_int_equal(nd_tls_trust_wait(lazy, &waiters[0].node), ND_TLS_TRUST_LOAD);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(nd_tls_trust_wait(lazy, &waiters[i].node), ND_TLS_TRUST_QUEUED);
+    nd_tls_trust_unwait(lazy, &waiters[2].node);
+    nd_tls_trust_unwait(lazy, &waiters[2].node); /* no longer queued: nothing */
+    nd_tls_trust_load_system(lazy);
+    nd_tls_trust_loaded(lazy);
+    assert_int_equal(order, 124);
+    nd_tls_trust_unwait(lazy, &waiters[3].node); /* called already: nothing */
+    assert_int_equal(nd_tls_trust_wait(lazy, &waiters[2].node), ND_TLS_TRUST_READY);
+    assert_int_equal(order, 124);
+    nd_tls_trust_counts(lazy, &system, &extra);
+    if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
+        assert_true(system >= 100); /* Debian's ca-certificates: 140-odd roots */
+    nd_tls_trust_free(lazy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_alpn),
         cmocka_unit_test(test_an_old_server_alerts),
         cmocka_unit_test(test_trust_loading),
+        cmocka_unit_test(test_lazy_system_store),
     };
     return cmocka_run_group_tests(tests, make_certificates, free_trust);
 }
