@@ -10,7 +10,8 @@
 #   CPU per interval: each process's CPU time (every thread, from
 #     /proc/PID/task/*/schedstat, in ns) over $BENCH_FLEET_ROUNDS intervals,
 #     divided by the rounds it ran: its own probes of N peers plus answering
-#     the N peers that probe it; the median and the highest process;
+#     the N peers that probe it; the median and the highest process; beside
+#     it the reference, the kernel's share alone (tests/bench/fleet_floor.c);
 #   /fleet?scope=all: the N x N matrix from one pod, $BENCH_ROUNDS times;
 #   RSS: VmRSS of every process, the median and the highest.
 set -euo pipefail
@@ -103,6 +104,11 @@ done
 highest=$(tr ' ' '\n' <<<"$per_round" | grep -v '^$' | sort -g | tail -1)
 echo "CPU per interval and process (probing $peers peers and answering their probes):" \
   "median $(median_of "$per_round") ms, highest $highest ms (target: under 5 ms)"
+floor_us=$("$tools/fleet_floor" 127.0.1.1 20000 | awk '{print $2}')
+floor_ms=$(awk -v us="$floor_us" -v n="$peers" 'BEGIN {printf "%.2f", us * n / 1000}')
+echo "reference (tests/bench/fleet_floor: the same TCP and UDP exchanges, blocking, no event loop" \
+  "or HTTP library): $floor_us us per peer, $floor_ms ms for $peers peers;" \
+  "netdiag's median is $(ratio "$(median_of "$per_round")" "$floor_ms")x that"
 
 matrix_runs=""
 for _ in $(seq "$rounds"); do
