@@ -1,6 +1,7 @@
 /* src/probe/connect.c on a runtime, against small servers on 127.0.0.1:
  * refused, silent, echo, closed at once, reset, banner, a denied address, a
- * name that does not resolve, and cancel. */
+ * name that does not resolve, cancel, and TLS handshakes waiting for the
+ * system's anchors. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "probe/connect.h"
+#include "probe/tls.h"
 #include "runtime/runtime.h"
 
 static struct nd_runtime *runtime;
@@ -380,6 +382,73 @@ static void test_cancel(void **state)
     stop_server(&server);
 }
 
+/* Several probes whose handshakes start together, on one loop turn. */
+struct batch {
+    struct run runs[4];
+    size_t count, finished;
+    struct nd_runtime_done *done;
+};
+
+static void batch_probe_done(void *context)
+{
+    struct batch *batch = context;
+    if (++batch->finished == batch->count)
+        nd_runtime_signal(batch->done);
+}
+
+static void start_batch(void *argument, uv_loop_t *loop, struct nd_runtime_done *done)
+{
+    struct batch *batch = argument;
+    batch->done = done;
+    for (size_t i = 0; i < batch->count; i++) {
+        struct run *run = &batch->runs[i];
+        if (!nd_connect_start(loop, &run->request, &run->result, batch_probe_done, batch))
+            batch_probe_done(batch);
+    }
+}
+
+/* The first handshakes load the system's anchors on libuv's pool and wait
+ * for them, one load for all (under ThreadSanitizer in CI: the pool writes
+ * the credentials the loop then reads); a probe whose deadline comes
+ * during that wait ends cleanly; later handshakes do not wait. The server
+ * never answers the ClientHello, so each ends in the handshake phase. */
+static void test_tls_waits_for_the_anchors(void **state)
+{
+    (void)state;
+    struct nd_tls_trust *trust;
+    assert_int_equal(nd_tls_trust_load(NULL, &trust, NULL), ND_OK);
+    struct server server;
+    start_server(&server, SERVE_NOTHING);
+    struct batch batch = {.count = 4};
+    for (size_t i = 0; i < batch.count; i++) {
+        request_for(&batch.runs[i], "127.0.0.1", server.port, i == 3 ? 1 : 1500);
+        batch.runs[i].request.tls = true;
+        batch.runs[i].request.trust = trust;
+    }
+    assert_true(nd_runtime_call(runtime, start_batch, &batch));
+    for (size_t i = 0; i < 3; i++) {
+        const struct nd_connect_result *result = &batch.runs[i].result;
+        assert_false(result->ok);
+        assert_int_equal(result->failed_phase, ND_CONNECT_HANDSHAKE);
+        assert_int_equal(result->outcome, ND_CONNECT_TIMED_OUT);
+        assert_true(result->anchors_wait_us > 0);
+        nd_connect_result_free(&batch.runs[i].result);
+    }
+    assert_int_equal(batch.runs[3].result.outcome, ND_CONNECT_TIMED_OUT); /* 1 ms */
+    nd_connect_result_free(&batch.runs[3].result);
+
+    struct run run;
+    request_for(&run, "127.0.0.1", server.port, 100);
+    run.request.tls = true;
+    run.request.trust = trust;
+    probe(&run);
+    assert_int_equal(run.result.failed_phase, ND_CONNECT_HANDSHAKE);
+    assert_int_equal(run.result.anchors_wait_us, 0);
+    nd_connect_result_free(&run.result);
+    stop_server(&server);
+    nd_tls_trust_free(trust);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -402,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_closed_and_reset),
         cmocka_unit_test(test_forbidden_and_unresolvable),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_tls_waits_for_the_anchors),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, start_runtime, stop_runtime);
