@@ -6,7 +6,7 @@
  * request, a 200-sized answer, both closes; and one UDP datagram echoed
  * back. Blocking sockets, a server process for each protocol.
  *   fleet_floor ADDRESS CYCLES
- * prints "floor: US us per peer (both ends)", the CPU of every process.
+ * prints "floor: US us per peer (both ends: ...)", the CPU of every process.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -139,6 +139,8 @@ int main(int argc, char **argv)
     waitpid(tcp_server, NULL, 0);
     waitpid(udp_server, NULL, 0);
     double theirs = cpu_seconds(RUSAGE_CHILDREN);
-    printf("floor: %.1f us per peer (both ends)\n", (mine + theirs) / (double)cycles * 1e6);
+    printf("floor: %.1f us per peer (both ends: the prober %.1f, the servers %.1f)\n",
+           (mine + theirs) / (double)cycles * 1e6, mine / (double)cycles * 1e6,
+           theirs / (double)cycles * 1e6);
     return 0;
 }
