@@ -30,8 +30,8 @@ enum {
 /* The anchors certificates are checked against, shared, read-only once
  * loaded, by every probe. --tls-ca-file is read at start-up, so that a bad
  * file stops netdiag there; the system's store (Debian's ca-certificates)
- * only when a probe first needs it: parsing its roots takes about 3 MB of
- * heap and 10 ms that a netdiag which never checks a chain does not pay. */
+ * only when a probe first needs it: parsing its roots takes about 4 MB of
+ * memory and 10 ms that a netdiag which never checks a chain does not pay. */
 struct nd_tls_trust;
 
 /* ca_file, when not NULL or "", now. ND_ERR_INVALID naming the file when
