@@ -573,13 +573,6 @@ int nd_test_udp_socket(unsigned *port)
     return fd;
 }
 
-unsigned nd_test_free_udp_port(void)
-{
-    unsigned port;
-    close(nd_test_udp_socket(&port));
-    return port;
-}
-
 static size_t discard_body(char *data, size_t size, size_t count, void *context)
 {
     (void)data;

@@ -151,9 +151,6 @@ long nd_test_resident_kib(pid_t pid);
 /* Waits for a file holding a decimal number (a port file); 0 on timeout. */
 unsigned nd_test_read_port_file(const char *path, int timeout_ms);
 
-/* A UDP port on 127.0.0.1 that was free a moment ago. */
-unsigned nd_test_free_udp_port(void);
-
 /* A port free for both UDP and TCP on each of the IPv4 addresses, as a
  * DNS server or netdiag (HTTP and echo) binds both: below the kernel's
  * ephemeral range (32768 and up), where a client connection of another

@@ -32,7 +32,7 @@ static int start_all(void **state)
 
     /* chrony as a real NTP server: unprivileged port, its own clock as the
      * reference (local stratum 8), no control of the system clock (-x). */
-    chrony_port = nd_test_free_udp_port();
+    chrony_port = nd_test_free_port_on((const char *[]){"127.0.0.1"}, 1);
     char config_path[320], log_path[320];
     snprintf(config_path, sizeof config_path, "%s/chrony.conf", work_directory);
     snprintf(log_path, sizeof log_path, "%s/chronyd.log", work_directory);

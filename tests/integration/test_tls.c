@@ -351,22 +351,11 @@ static pid_t start_gnutls_serv(unsigned port, const char *const *extra, char *lo
     return pid;
 }
 
-static unsigned free_tcp_port(void)
-{
-    /* The echo listener of a server is a port that was free; netdiag's own
-     * HTTP port is free again once it stops. */
-    struct nd_test_server scratch;
-    nd_test_server_start(&scratch, NULL);
-    unsigned port = scratch.http_port;
-    assert_int_equal(nd_test_server_stop(&scratch, 10000), 0);
-    return port;
-}
-
 static void test_old_protocol_and_alpn(void **state)
 {
     (void)state;
     char log[512];
-    unsigned port = free_tcp_port();
+    unsigned port = nd_test_free_port_on((const char *[]){"127.0.0.1"}, 1);
     pid_t old = start_gnutls_serv(
         port, (const char *[]){"--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.0", NULL}, log,
         sizeof log);
@@ -381,7 +370,7 @@ static void test_old_protocol_and_alpn(void **state)
     nd_test_response_free(&response);
     nd_test_terminate(old);
 
-    port = free_tcp_port();
+    port = nd_test_free_port_on((const char *[]){"127.0.0.1"}, 1);
     pid_t modern = start_gnutls_serv(port, (const char *[]){"--alpn", "h2", NULL}, log, sizeof log);
     snprintf(query, sizeof query, "host=localhost&port=%u&tls=1&alpn=h2,http/1.1", port);
     probe(query, &response);

@@ -178,7 +178,10 @@ static void test_where_it_listens(void **state)
     (void)state;
     struct nd_test_server server;
     char listen[32];
-    snprintf(listen, sizeof listen, "127.0.0.1:%u", nd_test_free_udp_port());
+    /* The TCP echo takes the port too: one below the ephemeral range, where
+     * another test's client connection cannot hold it. */
+    snprintf(listen, sizeof listen, "127.0.0.1:%u",
+             nd_test_free_port_on((const char *[]){"127.0.0.1"}, 1));
     nd_test_server_start(&server, (const char *[]){"--echo-listen", listen, NULL});
     assert_int_equal(server.echo_port, server.echo_udp_port);
     assert_int_equal(nd_test_server_stop(&server, 10000), 0);
