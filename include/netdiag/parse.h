@@ -22,6 +22,9 @@ enum nd_err nd_parse_decimal(const char *text, uint64_t max, uint64_t *out);
  * most 16 digits (zeros in front allowed). Errors as nd_parse_decimal. */
 enum nd_err nd_parse_number(const char *text, uint64_t max, uint64_t *out);
 
+/* One hexadecimal digit's value (either case), or -1 for any other character. */
+int nd_parse_hex_digit(char c);
+
 /* Hexadecimal digits only, no prefix, into up to 64 bits. */
 enum nd_err nd_parse_hex(const char *text, uint64_t max, uint64_t *out);
 

@@ -3,7 +3,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-static int hex_digit_value(char c)
+int nd_parse_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -21,7 +21,7 @@ static enum nd_err parse_digits(const char *text, unsigned base, uint64_t max, u
     uint64_t value = 0;
     bool overflow = false;
     for (const char *p = text; *p; p++) {
-        int digit = hex_digit_value(*p);
+        int digit = nd_parse_hex_digit(*p);
         if (digit < 0 || (unsigned)digit >= base)
             return ND_ERR_INVALID;
         /* Keep scanning after an overflow so "99999999999999999999x" is
@@ -56,17 +56,6 @@ enum nd_err nd_parse_hex(const char *text, uint64_t max, uint64_t *out)
     return parse_digits(text, 16, max, out);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 enum nd_err nd_parse_hex_bytes(const char *text, uint8_t *out, size_t capacity, size_t *length)
 {
     size_t digits = text ? strlen(text) : 0;
@@ -76,7 +65,7 @@ enum nd_err nd_parse_hex_bytes(const char *text, uint8_t *out, size_t capacity, 
     if (digits / 2 > capacity)
         return ND_ERR_RANGE;
     for (size_t i = 0; i < digits; i += 2) {
-        int high = hex_value(text[i]), low = hex_value(text[i + 1]);
+        int high = nd_parse_hex_digit(text[i]), low = nd_parse_hex_digit(text[i + 1]);
         if (high < 0 || low < 0)
             return ND_ERR_INVALID;
         out[i / 2] = (uint8_t)(high << 4 | low);

@@ -4,16 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "netdiag/parse.h"
 
 /* Decodes raw[0..length) into out (which has room for length + 1 bytes). */
 static enum nd_query_status decode(const char *raw, size_t length, char *out)
@@ -30,8 +21,8 @@ static enum nd_query_status decode(const char *raw, size_t length, char *out)
         } else if (c == '%') {
             if (i + 2 >= length)
                 return ND_QUERY_BAD_ESCAPE;
-            int high = hex_value(raw[i + 1]);
-            int low = hex_value(raw[i + 2]);
+            int high = nd_parse_hex_digit(raw[i + 1]);
+            int low = nd_parse_hex_digit(raw[i + 2]);
             if (high < 0 || low < 0)
                 return ND_QUERY_BAD_ESCAPE;
             int byte = high * 16 + low;

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <string.h>
 
 #include "netdiag/parse.h"
@@ -138,12 +139,22 @@ static void test_seconds(void **state)
     }
 }
 
+static void test_hex_digit(void **state)
+{
+    (void)state;
+    static const char digits[] = "0123456789abcdef";
+    for (int c = 0; c < 256; c++) {
+        const char *at = c ? strchr(digits, tolower(c)) : NULL;
+        int expected = at ? (int)(at - digits) : -1;
+        assert_int_equal(nd_parse_hex_digit((char)c), expected);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_hex_bytes),
-        cmocka_unit_test(test_switches),
+        cmocka_unit_test(test_numbers),   cmocka_unit_test(test_hex_digit),
+        cmocka_unit_test(test_hex_bytes), cmocka_unit_test(test_switches),
         cmocka_unit_test(test_seconds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
