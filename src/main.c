@@ -347,60 +347,49 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* From here on every exit goes through stop, which stops what started
+     * (each stop and free takes NULL for what did not). */
+    int exit_code = 1;
+    struct nd_runtime *runtime = NULL;
+    struct nd_echo *echo = NULL;
+    struct nd_udp_echo *udp_echo = NULL;
+    struct nd_tls_trust *trust = NULL;
+    struct nd_tls_identity *identity = NULL;
+    struct nd_fleet *fleet = NULL;
+
     struct nd_runtime_config runtime_config = {.slow_workers = (unsigned)config.slow_workers};
-    struct nd_runtime *runtime;
     if (nd_runtime_start(&runtime_config, &runtime, &error) != ND_OK) {
-        close(listen_fd);
         nd_log_event("error", "runtime_start_failed", "message", error.message, NULL);
-        return 1;
+        goto stop;
     }
 
-    struct nd_echo *echo;
-    struct nd_udp_echo *udp_echo;
     char echo_address[ND_NET_ADDRESS_TEXT_MAX], udp_echo_address[ND_NET_ADDRESS_TEXT_MAX];
-    if (!start_echo(&config, runtime, &echo, echo_address, sizeof echo_address)) {
-        close(listen_fd);
-        stop_runtime(runtime);
-        return 1;
-    }
+    if (!start_echo(&config, runtime, &echo, echo_address, sizeof echo_address))
+        goto stop;
     uint16_t udp_echo_port;
     if (!start_udp_echo(&config, runtime, &udp_echo, udp_echo_address, sizeof udp_echo_address,
-                        &udp_echo_port)) {
-        close(listen_fd);
-        nd_echo_stop(echo);
-        stop_runtime(runtime);
-        return 1;
-    }
+                        &udp_echo_port))
+        goto stop;
     static struct echo_listeners echo_listeners;
     echo_listeners = (struct echo_listeners){.tcp = echo, .udp = udp_echo};
 
     /* The anchors /connect's tls=1 checks chains against: --tls-ca-file now,
      * the system's store when the first handshake needs it. */
-    struct nd_tls_trust *trust;
     if (nd_tls_trust_load(config.tls_ca_file, &trust, &error) != ND_OK) {
         fprintf(stderr, "netdiag: --tls-ca-file %s (see netdiag --help)\n", error.message);
-        close(listen_fd);
-        nd_echo_stop(echo);
-        nd_udp_echo_stop(udp_echo);
-        stop_runtime(runtime);
-        return 2;
+        exit_code = 2;
+        goto stop;
     }
 
     /* HTTPS: the certificate netdiag serves with. */
-    struct nd_tls_identity *identity = NULL;
     if (config.tls_cert[0] &&
         nd_tls_identity_load(config.tls_cert, config.tls_key, &identity, &error) != ND_OK) {
         fprintf(stderr, "netdiag: --tls-cert %s (see netdiag --help)\n", error.message);
-        close(listen_fd);
-        nd_echo_stop(echo);
-        nd_udp_echo_stop(udp_echo);
-        stop_runtime(runtime);
-        nd_tls_trust_free(trust);
-        return 2;
+        exit_code = 2;
+        goto stop;
     }
 
     /* The fleet view: every peer serves where this pod does. */
-    struct nd_fleet *fleet = NULL;
     if (config.peers_dns[0]) {
         struct nd_fleet_config fleet_config = {
             .dns_server = config.peers_dns_server,
@@ -417,13 +406,7 @@ int main(int argc, char **argv)
         memcpy(fleet_config.node_name, config.node_name, sizeof config.node_name);
         if (nd_fleet_start(runtime, &fleet_config, &fleet, &error) != ND_OK) {
             nd_log_event("error", "fleet_start_failed", "message", error.message, NULL);
-            close(listen_fd);
-            nd_echo_stop(echo);
-            nd_udp_echo_stop(udp_echo);
-            stop_runtime(runtime);
-            nd_tls_trust_free(trust);
-            nd_tls_identity_free(identity);
-            return 1;
+            goto stop;
         }
     }
 
@@ -483,15 +466,8 @@ int main(int argc, char **argv)
     };
     struct nd_http_server *server;
     if (nd_http_start(&http, &server, &error) != ND_OK) {
-        close(listen_fd);
-        nd_fleet_stop(fleet);
-        nd_echo_stop(echo);
-        nd_udp_echo_stop(udp_echo);
-        stop_runtime(runtime);
-        nd_tls_trust_free(trust);
-        nd_tls_identity_free(identity);
         nd_log_event("error", "start_failed", "message", error.message, NULL);
-        return 1;
+        goto stop;
     }
 
     char address[ND_NET_ADDRESS_TEXT_MAX];
@@ -513,13 +489,20 @@ int main(int argc, char **argv)
                                             : "?",
                  NULL);
     drain_and_stop(server, config.drain_delay_s, config.drain_timeout_s);
+    listen_fd = -1; /* the server's, closed with it */
+    exit_code = 0;
+
+stop:
+    if (listen_fd >= 0)
+        close(listen_fd);
     nd_fleet_stop(fleet);
     nd_echo_stop(echo);
     nd_udp_echo_stop(udp_echo);
     stop_runtime(runtime);
     nd_tls_trust_free(trust);
     nd_tls_identity_free(identity);
-    nd_log_event("info", "stopped", NULL);
+    if (exit_code == 0)
+        nd_log_event("info", "stopped", NULL);
     nd_log_flush();
-    return 0;
+    return exit_code;
 }
