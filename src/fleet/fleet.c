@@ -14,6 +14,7 @@
 #include "netdiag/resolve.h"
 #include "netdiag/version.h"
 #include "probe/dns_query.h"
+#include "probe/udp_ping.h"
 
 enum {
     HEALTH_READ_MAX = 4096,
@@ -27,30 +28,26 @@ enum {
     DNS_TYPE_AAAA = 28,
 };
 
-static const char udp_payload[] = "netdiag fleet";
-
-struct peer_round;
-
-/* A peer as the loop keeps it: what is published, and its round in flight. */
+/* A peer as the loop keeps it: what is published, and its probes. What a
+ * round needs is kept from one round to the next (a few kilobytes a peer):
+ * the request, built once; the results; the UDP socket. Taken and freed
+ * each round, it was a page fault or more for each peer and round, once
+ * glibc gave the freed memory back. */
 struct peer {
     struct nd_fleet_peer public; /* written under the fleet's lock */
     struct nd_fleet *fleet;
-    struct peer_round *round; /* NULL between rounds */
-    bool removed;             /* left the set while its round was in flight */
-};
-
-struct peer_round {
-    struct peer *peer;
-    int64_t at_ms;
+    bool in_round;
+    bool removed;     /* left the set while its round was in flight */
+    unsigned pending; /* probes of the round whose done is still due */
+    int64_t at_ms;    /* the round's start */
     uint64_t at_ns;
-    unsigned pending; /* probes whose done is still due */
     uint8_t *request; /* GET /healthz, sized to it */
     struct nd_connect_request tcp_request;
     struct nd_connect_result tcp_result;
     struct nd_connect_probe *tcp_probe;
-    struct nd_udp_request udp_request;
-    struct nd_udp_result udp_result;
-    struct nd_udp_probe *udp_probe;
+    struct nd_udp_ping *ping; /* NULL without UDP, or before the first round */
+    struct nd_udp_ping_result udp_result;
+    bool udp_probed; /* this round */
 };
 
 /* One lookup: the A and the AAAA query side by side. */
@@ -197,8 +194,20 @@ static void outstanding_done(struct nd_fleet *fleet)
         nd_runtime_signal(fleet->stopped);
 }
 
+static void on_ping_closed(void *context)
+{
+    outstanding_done(context);
+}
+
+/* On the loop thread while its socket is open (nd_fleet_stop frees the
+ * rest once the loop has closed them). */
 static void free_peer(struct peer *peer)
 {
+    if (peer->ping) {
+        peer->fleet->outstanding++;
+        nd_udp_ping_close(peer->ping, on_ping_closed, peer->fleet);
+    }
+    free(peer->request);
     free(peer);
 }
 
@@ -244,14 +253,13 @@ static void read_health_answer(const struct nd_connect_result *result, struct nd
 }
 
 /* Both probes of a round are over: publish what they found. */
-static void finish_round(struct peer_round *round)
+static void finish_round(struct peer *peer)
 {
-    struct peer *peer = round->peer;
     struct nd_fleet *fleet = peer->fleet;
-    struct nd_fleet_round record = {.at_ms = round->at_ms, .at_ns = round->at_ns};
-    record.took_us = (uv_hrtime() - round->at_ns) / 1000;
+    struct nd_fleet_round record = {.at_ms = peer->at_ms, .at_ns = peer->at_ns};
+    record.took_us = (uv_hrtime() - peer->at_ns) / 1000;
 
-    const struct nd_connect_result *tcp = &round->tcp_result;
+    const struct nd_connect_result *tcp = &peer->tcp_result;
     struct nd_error http_error = {.code = ND_OK};
     char node[ND_FLEET_NODE_MAX] = "";
     record.tcp_outcome = tcp->outcome;
@@ -267,8 +275,8 @@ static void finish_round(struct peer_round *round)
     }
     record.tcp_ok = tcp->ok && record.http_status == 200;
 
-    const struct nd_udp_result *udp = &round->udp_result;
-    record.udp_probed = round->udp_request.count > 0;
+    const struct nd_udp_ping_result *udp = &peer->udp_result;
+    record.udp_probed = peer->udp_probed;
     if (record.udp_probed) {
         record.udp_ok = udp->ok;
         record.udp_outcome = udp->outcome;
@@ -277,9 +285,8 @@ static void finish_round(struct peer_round *round)
         record.udp_sent = (uint8_t)udp->sent;
         record.udp_answered = (uint8_t)udp->answered;
         if (udp->answered)
-            record.udp_rtt_us = clamp_us(udp->rtt_sum_us / udp->answered);
+            record.udp_rtt_us = clamp_us(udp->rtt_us);
     }
-
     pthread_mutex_lock(&fleet->lock);
     struct nd_fleet_peer *public = &peer->public;
     if (public->round_count)
@@ -319,11 +326,8 @@ static void finish_round(struct peer_round *round)
     }
     pthread_mutex_unlock(&fleet->lock);
 
-    nd_connect_result_free(&round->tcp_result);
-    nd_udp_result_free(&round->udp_result);
-    free(round->request);
-    free(round);
-    peer->round = NULL;
+    nd_connect_result_free(&peer->tcp_result);
+    peer->in_round = false;
     if (peer->removed)
         free_peer(peer);
     outstanding_done(fleet);
@@ -331,61 +335,43 @@ static void finish_round(struct peer_round *round)
 
 static void on_probe_done(void *context)
 {
-    struct peer_round *round = context;
-    if (--round->pending == 0)
-        finish_round(round);
+    struct peer *peer = context;
+    if (--peer->pending == 0)
+        finish_round(peer);
 }
 
 static void on_tcp_done(void *context)
 {
-    struct peer_round *round = context;
-    round->tcp_probe = NULL;
-    on_probe_done(round);
+    struct peer *peer = context;
+    peer->tcp_probe = NULL;
+    on_probe_done(peer);
 }
 
-static void on_udp_done(void *context)
+static void cancel_round(struct peer *peer)
 {
-    struct peer_round *round = context;
-    round->udp_probe = NULL;
-    on_probe_done(round);
+    if (peer->tcp_probe)
+        nd_connect_cancel(peer->tcp_probe);
+    if (peer->ping)
+        nd_udp_ping_cancel(peer->ping);
 }
 
-static void cancel_round(struct peer_round *round)
+/* What a peer's probes ask, once: the bytes of GET /healthz, and where
+ * they go. False when memory runs out. */
+static bool prepare_probes(struct nd_fleet *fleet, struct peer *peer)
 {
-    if (round->tcp_probe)
-        nd_connect_cancel(round->tcp_probe);
-    if (round->udp_probe)
-        nd_udp_cancel(round->udp_probe);
-}
-
-/* The two probes of a peer, side by side. Memory for them is taken per
- * round, not kept per peer: a round is tens of kilobytes, a peer between
- * rounds a few. */
-static void start_round(struct nd_fleet *fleet, struct peer *peer)
-{
-    if (peer->round)
-        return; /* the last one is still running: it has its own deadline */
-    struct peer_round *round = calloc(1, sizeof *round);
     char text[REQUEST_MAX];
     size_t length =
         nd_fleet_request_text(&fleet->config, peer->public.address, "/healthz", text, sizeof text);
-    if (round && length)
-        round->request = malloc(length);
-    if (!round || !round->request) {
-        free(round);
-        return; /* no memory now: the next interval tries again */
-    }
-    memcpy(round->request, text, length);
-    round->peer = peer;
-    round->at_ms = wall_ms();
-    round->at_ns = uv_hrtime();
+    if (!length || !(peer->request = malloc(length)))
+        return false;
+    memcpy(peer->request, text, length);
 
-    struct nd_connect_request *tcp = &round->tcp_request;
+    struct nd_connect_request *tcp = &peer->tcp_request;
     snprintf(tcp->host, sizeof tcp->host, "%s", peer->public.address);
     tcp->port = fleet->config.http_port;
     tcp->family = ND_RESOLVE_ANY;
     tcp->timeout_ms = fleet->probe_timeout_ms;
-    tcp->send = round->request;
+    tcp->send = peer->request;
     tcp->send_length = length;
     tcp->await_reply = true;
     tcp->read_limit = HEALTH_READ_MAX;
@@ -394,33 +380,57 @@ static void start_round(struct nd_fleet *fleet, struct peer *peer)
         tcp->trust = fleet->config.trust;
         snprintf(tcp->server_name, sizeof tcp->server_name, "%s", fleet->config.peers_name);
     }
-    round->tcp_probe = nd_connect_start(fleet->loop, tcp, &round->tcp_result, on_tcp_done, round);
-    if (!round->tcp_probe) {
-        nd_connect_result_free(&round->tcp_result);
-        free(round->request);
-        free(round);
-        return;
+    return true;
+}
+
+/* The peer's UDP echo, from its address (the text inet_ntop gave). */
+static struct nd_udp_ping *open_ping(struct nd_fleet *fleet, const struct peer *peer)
+{
+    struct sockaddr_storage address;
+    memset(&address, 0, sizeof address);
+    const char *text = peer->public.address;
+    uint16_t port = htons(fleet->config.echo_udp_port);
+    if (strchr(text, ':')) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&address;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = port;
+        if (inet_pton(AF_INET6, text, &in6->sin6_addr) != 1)
+            return NULL;
+    } else {
+        struct sockaddr_in *in = (struct sockaddr_in *)&address;
+        in->sin_family = AF_INET;
+        in->sin_port = port;
+        if (inet_pton(AF_INET, text, &in->sin_addr) != 1)
+            return NULL;
     }
-    round->pending = 1;
-    peer->round = round;
+    return nd_udp_ping_open(fleet->loop, (struct sockaddr *)&address);
+}
+
+/* The two probes of a peer, side by side. */
+static void start_round(struct nd_fleet *fleet, struct peer *peer)
+{
+    if (peer->in_round)
+        return; /* the last one is still running: it has its own deadline */
+    peer->at_ms = wall_ms();
+    peer->at_ns = uv_hrtime();
+    peer->tcp_probe =
+        nd_connect_start(fleet->loop, &peer->tcp_request, &peer->tcp_result, on_tcp_done, peer);
+    if (!peer->tcp_probe) {
+        nd_connect_result_free(&peer->tcp_result);
+        return; /* no memory now: the next interval tries again */
+    }
+    peer->in_round = true;
+    peer->pending = 1;
     fleet->outstanding++;
 
+    peer->udp_probed = false;
     if (fleet->config.echo_udp_port) {
-        struct nd_udp_request *udp = &round->udp_request;
-        snprintf(udp->host, sizeof udp->host, "%s", peer->public.address);
-        udp->port = fleet->config.echo_udp_port;
-        udp->family = ND_RESOLVE_ANY;
-        udp->timeout_ms = fleet->probe_timeout_ms;
-        memcpy(udp->send, udp_payload, sizeof udp_payload - 1);
-        udp->send_length = sizeof udp_payload - 1;
-        udp->count = ND_FLEET_UDP_COUNT;
-        udp->interval_ms = ND_FLEET_UDP_INTERVAL_MS;
-        udp->read_limit = sizeof udp_payload;
-        round->udp_probe = nd_udp_start(fleet->loop, udp, &round->udp_result, on_udp_done, round);
-        if (round->udp_probe)
-            round->pending++;
-        else
-            udp->count = 0; /* not probed this round */
+        if (!peer->ping)
+            peer->ping = open_ping(fleet, peer);
+        peer->udp_probed = peer->ping && nd_udp_ping_send(peer->ping, fleet->probe_timeout_ms,
+                                                          &peer->udp_result, on_probe_done, peer);
+        if (peer->udp_probed)
+            peer->pending++;
     }
 }
 
@@ -460,6 +470,10 @@ static void replace_peers(struct nd_fleet *fleet, char (*addresses)[ND_NET_ADDRE
                 continue;
             peer->fleet = fleet;
             memcpy(peer->public.address, addresses[i], sizeof peer->public.address);
+            if (!prepare_probes(fleet, peer)) {
+                free_peer(peer);
+                continue;
+            }
             peer->public.self = strcmp(addresses[i], fleet->config.pod_ip) == 0;
             if (peer->public.self)
                 snprintf(peer->public.node, sizeof peer->public.node, "%s",
@@ -477,9 +491,9 @@ static void replace_peers(struct nd_fleet *fleet, char (*addresses)[ND_NET_ADDRE
     for (size_t i = 0; i < old_count; i++) {
         if (find_peer(peers, kept, old[i]->public.address))
             continue;
-        if (old[i]->round) {
+        if (old[i]->in_round) {
             old[i]->removed = true;
-            cancel_round(old[i]->round);
+            cancel_round(old[i]);
         } else {
             free_peer(old[i]);
         }
@@ -640,9 +654,16 @@ static void stop_on_loop(void *argument, uv_loop_t *loop, struct nd_runtime_done
         for (int i = 0; i < 2; i++)
             nd_dns_query_cancel(&fleet->lookup->queries[i]);
     }
+    /* A ping's close ends the ping in flight, whose done comes first. */
     for (size_t i = 0; i < fleet->peer_count; i++) {
-        if (fleet->peers[i]->round)
-            cancel_round(fleet->peers[i]->round);
+        struct peer *peer = fleet->peers[i];
+        if (peer->tcp_probe)
+            nd_connect_cancel(peer->tcp_probe);
+        if (peer->ping) {
+            fleet->outstanding++;
+            nd_udp_ping_close(peer->ping, on_ping_closed, fleet);
+            peer->ping = NULL;
+        }
     }
 }
 

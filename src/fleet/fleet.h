@@ -33,11 +33,6 @@ enum {
     ND_FLEET_PEERS_MAX = 1024, /* the most --peers-max may allow */
     ND_FLEET_NODE_MAX = 254,   /* a Kubernetes node name: a DNS subdomain, 253 characters */
     ND_FLEET_NAME_MAX = 256,   /* the peers' DNS name */
-    /* One UDP echo round trip per peer and round: loss is counted over the
-     * rounds kept (ND_FLEET_ROUNDS datagrams). Three a round tripled the
-     * kernel's UDP work for a figure the window gives anyway. */
-    ND_FLEET_UDP_COUNT = 1,
-    ND_FLEET_UDP_INTERVAL_MS = 50,
 };
 
 struct nd_tls_trust;
@@ -68,13 +63,15 @@ struct nd_fleet_round {
     int tcp_errno;
     unsigned http_status; /* 0 when no answer came */
     uint32_t connect_us, http_us;
-    /* UDP echo */
-    bool udp_probed, udp_ok; /* ok: any datagram came back */
+    /* UDP echo: one datagram a round (loss is counted over the rounds
+     * kept; more a round would multiply the kernel's UDP work for a figure
+     * the window gives anyway) */
+    bool udp_probed, udp_ok; /* ok: the datagram came back */
     enum nd_udp_outcome udp_outcome;
     enum nd_udp_phase udp_phase;
     int udp_errno;
     uint8_t udp_sent, udp_answered;
-    uint32_t udp_rtt_us; /* the average of the answered datagrams */
+    uint32_t udp_rtt_us;
 };
 
 /* Cumulative, while the peer stays in the set: for /metrics. */
