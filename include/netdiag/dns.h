@@ -160,6 +160,16 @@ enum nd_err nd_dns_parse_message(const uint8_t *wire, size_t length, struct nd_d
 
 void nd_dns_message_free(struct nd_dns_message *message);
 
+/* The addresses of a reply's A and AAAA answers of class IN, in order, each
+ * to found(family, the 4 or 16 bytes of the address, context), and its
+ * response code (with the EDNS extended bits) into *rcode: what a client
+ * that wants only addresses needs, without the presentation text
+ * nd_dns_parse_message makes of every record. ND_ERR_PROTOCOL for what is
+ * not a DNS message; found is not called then. */
+typedef void (*nd_dns_address_fn)(int family, const uint8_t *address, void *context);
+enum nd_err nd_dns_reply_addresses(const uint8_t *wire, size_t length, nd_dns_address_fn found,
+                                   void *context, unsigned *rcode, struct nd_error *error);
+
 /* The nameservers of a resolv.conf text ("nameserver ADDRESS" lines, port
  * 53; comments after '#' or ';'), in order, at most ND_DNS_SERVERS_MAX.
  * Other lines, and addresses that are not IP literals, are ignored, as the C

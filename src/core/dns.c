@@ -527,6 +527,33 @@ enum nd_err nd_dns_parse_message(const uint8_t *wire, size_t length, struct nd_d
     return ND_OK;
 }
 
+enum nd_err nd_dns_reply_addresses(const uint8_t *wire, size_t length, nd_dns_address_fn found,
+                                   void *context, unsigned *rcode, struct nd_error *error)
+{
+    ldns_pkt *packet = NULL;
+    ldns_status status = ldns_wire2pkt(&packet, wire, length);
+    if (status != LDNS_STATUS_OK)
+        return nd_error_set(error, ND_ERR_PROTOCOL, "%zu bytes that are not a DNS message: %s",
+                            length, ldns_get_errorstr_by_id(status));
+    *rcode = ldns_pkt_get_rcode(packet);
+    if (ldns_pkt_edns(packet))
+        *rcode |= (unsigned)ldns_pkt_edns_extended_rcode(packet) << 4;
+    const ldns_rr_list *answers = ldns_pkt_answer(packet);
+    for (size_t i = 0; i < ldns_rr_list_rr_count(answers); i++) {
+        const ldns_rr *rr = ldns_rr_list_rr(answers, i);
+        ldns_rr_type type = ldns_rr_get_type(rr);
+        const ldns_rdf *data = ldns_rr_rdf(rr, 0);
+        if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN || !data)
+            continue;
+        if (type == LDNS_RR_TYPE_A && ldns_rdf_size(data) == 4)
+            found(AF_INET, ldns_rdf_data(data), context);
+        else if (type == LDNS_RR_TYPE_AAAA && ldns_rdf_size(data) == 16)
+            found(AF_INET6, ldns_rdf_data(data), context);
+    }
+    ldns_pkt_free(packet);
+    return ND_OK;
+}
+
 /* --- resolv.conf. --- */
 
 void nd_dns_parse_resolv_conf(const char *text, struct nd_dns_servers *out)

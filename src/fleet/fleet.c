@@ -144,41 +144,37 @@ static int compare_addresses(const void *a, const void *b)
     return strcmp(a, b);
 }
 
+struct address_set {
+    char (*addresses)[ND_NET_ADDRESS_TEXT_MAX];
+    size_t max, *count;
+    unsigned *dropped;
+};
+
+static void add_address(int family, const uint8_t *address, void *context)
+{
+    struct address_set *set = context;
+    char text[ND_NET_ADDRESS_TEXT_MAX];
+    if (!inet_ntop(family, address, text, sizeof text))
+        return;
+    for (size_t j = 0; j < *set->count; j++) {
+        if (strcmp(set->addresses[j], text) == 0)
+            return;
+    }
+    if (*set->count == set->max)
+        (*set->dropped)++;
+    else
+        memcpy(set->addresses[(*set->count)++], text, sizeof text);
+}
+
 enum nd_err nd_fleet_parse_addresses(const uint8_t *reply, size_t length,
                                      char (*addresses)[ND_NET_ADDRESS_TEXT_MAX], size_t max,
                                      size_t *count, unsigned *dropped, unsigned *rcode,
                                      struct nd_error *error)
 {
-    struct nd_dns_message message;
-    enum nd_err err = nd_dns_parse_message(reply, length, &message, error);
+    struct address_set set = {addresses, max, count, dropped};
+    enum nd_err err = nd_dns_reply_addresses(reply, length, add_address, &set, rcode, error);
     if (err != ND_OK)
         return err;
-    *rcode = message.rcode;
-    const struct nd_dns_record *answers = message.sections[ND_DNS_ANSWER];
-    for (size_t i = 0; i < message.counts[ND_DNS_ANSWER]; i++) {
-        const struct nd_dns_record *record = &answers[i];
-        if (record->type != DNS_TYPE_A && record->type != DNS_TYPE_AAAA)
-            continue; /* the CNAMEs of a chain */
-        /* The presentation text of an A or AAAA record is the address; read
-         * it back, so that only a real address goes on. */
-        unsigned char packed[16];
-        int family = record->type == DNS_TYPE_A ? AF_INET : AF_INET6;
-        char text[ND_NET_ADDRESS_TEXT_MAX];
-        if (inet_pton(family, record->data, packed) != 1 ||
-            !inet_ntop(family, packed, text, sizeof text))
-            continue;
-        bool seen = false;
-        for (size_t j = 0; j < *count && !seen; j++)
-            seen = strcmp(addresses[j], text) == 0;
-        if (seen)
-            continue;
-        if (*count == max) {
-            (*dropped)++;
-            continue;
-        }
-        memcpy(addresses[(*count)++], text, sizeof text);
-    }
-    nd_dns_message_free(&message);
     qsort(addresses, *count, sizeof addresses[0], compare_addresses);
     return ND_OK;
 }
@@ -583,7 +579,9 @@ static void on_tick(uv_timer_t *timer)
     struct nd_fleet *fleet = timer->data;
     if (fleet->lookup || fleet->stopping)
         return; /* the last lookup is still waiting for its server */
-    struct discovery_lookup *lookup = calloc(1, sizeof *lookup);
+    /* Not zeroed: the addresses alone are tens of kilobytes, and each
+     * field is written before it is read. */
+    struct discovery_lookup *lookup = malloc(sizeof *lookup);
     if (!lookup)
         return;
     static const uint16_t types[2] = {DNS_TYPE_A, DNS_TYPE_AAAA};

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,6 +325,75 @@ static void test_parse_records(void **state)
     nd_dns_message_free(&message);
 }
 
+struct found_addresses {
+    char texts[8][INET6_ADDRSTRLEN];
+    size_t count;
+};
+
+static void found_address(int family, const uint8_t *address, void *context)
+{
+    struct found_addresses *found = context;
+    assert_true(found->count < 8);
+    assert_non_null(inet_ntop(family, address, found->texts[found->count++], INET6_ADDRSTRLEN));
+}
+
+/* The addresses alone, in order: A and AAAA of class IN; a CNAME, a TXT, an
+ * A of class CH and the other sections are not addresses of the name. */
+static void test_reply_addresses(void **state)
+{
+    (void)state;
+    uint8_t query[ND_DNS_QUERY_MAX];
+    size_t query_length = build("peers.test.", 1, true, true, 100, query);
+    static const char *const records[] = {
+        "answer:peers.test. IN CNAME netdiag-peers.test.",
+        "answer:netdiag-peers.test. IN A 10.0.0.3",
+        "answer:netdiag-peers.test. CH A 10.0.0.9",
+        "answer:netdiag-peers.test. IN TXT \"10.0.0.8\"",
+        "answer:netdiag-peers.test. IN AAAA fd00::1",
+        "answer:netdiag-peers.test. IN A 10.0.0.1",
+        "additional:ns.test. IN A 10.0.0.7",
+        NULL,
+    };
+    uint8_t *reply = NULL;
+    size_t reply_length = make_reply(query, query_length, 0, records, &reply);
+    struct found_addresses found = {.count = 0};
+    unsigned rcode = 99;
+    struct nd_error error;
+    assert_int_equal(
+        nd_dns_reply_addresses(reply, reply_length, found_address, &found, &rcode, &error), ND_OK);
+    assert_int_equal(rcode, 0);
+    assert_int_equal(found.count, 3);
+    assert_string_equal(found.texts[0], "10.0.0.3");
+    assert_string_equal(found.texts[1], "fd00::1");
+    assert_string_equal(found.texts[2], "10.0.0.1");
+    free(reply);
+
+    /* NXDOMAIN, and BADVERS, whose high bits only EDNS carries. */
+    reply_length = make_reply(query, query_length, 3, NULL, &reply);
+    assert_int_equal(
+        nd_dns_reply_addresses(reply, reply_length, found_address, &found, &rcode, &error), ND_OK);
+    assert_int_equal(rcode, 3);
+    free(reply);
+    ldns_pkt *packet = NULL;
+    assert_int_equal(ldns_wire2pkt(&packet, query, query_length), LDNS_STATUS_OK);
+    ldns_pkt_set_qr(packet, true);
+    ldns_pkt_set_edns_extended_rcode(packet, 1); /* 16 = 1 << 4 | 0 */
+    size_t length = 0;
+    assert_int_equal(ldns_pkt2wire(&reply, packet, &length), LDNS_STATUS_OK);
+    ldns_pkt_free(packet);
+    assert_int_equal(nd_dns_reply_addresses(reply, length, found_address, &found, &rcode, &error),
+                     ND_OK);
+    assert_int_equal(rcode, 16);
+    free(reply);
+
+    found.count = 0;
+    static const char text[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+    assert_int_equal(nd_dns_reply_addresses((const uint8_t *)text, sizeof text - 1, found_address,
+                                            &found, &rcode, &error),
+                     ND_ERR_PROTOCOL);
+    assert_int_equal(found.count, 0);
+}
+
 static void test_parse_refuses_garbage(void **state)
 {
     (void)state;
@@ -415,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_query_as_dig_sends_it),
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_parse_records),
+        cmocka_unit_test(test_reply_addresses),
         cmocka_unit_test(test_parse_refuses_garbage),
         cmocka_unit_test(test_unprintable_rdata),
         cmocka_unit_test(test_resolv_conf),
