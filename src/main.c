@@ -346,6 +346,10 @@ int main(int argc, char **argv)
                      error.message, NULL);
         return 1;
     }
+    /* HTTP and TLS clients speak first. (Not the echo listener: an echo
+     * client may connect and wait, and its connection is counted then.) */
+    if (nd_net_defer_accept(listen_fd, 1, &error) != ND_OK)
+        nd_log_event("warn", "defer_accept_failed", "message", error.message, NULL);
 
     /* From here on every exit goes through stop, which stops what started
      * (each stop and free takes NULL for what did not). */

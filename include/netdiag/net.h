@@ -41,6 +41,14 @@ enum nd_err nd_net_listen_tcp(const struct nd_net_endpoint *endpoint, int backlo
                               struct sockaddr_storage *bound, socklen_t *bound_length,
                               struct nd_error *error);
 
+/* A listening socket whose connections are handed to accept() only once
+ * their first bytes came (TCP_DEFER_ACCEPT), or after about seconds without
+ * any: for a protocol whose client speaks first (HTTP, TLS), the server
+ * wakes once per connection instead of at the handshake and again at the
+ * request, and a connection that never sends costs it nothing. The client
+ * sees no difference: its connect() completes at the handshake. */
+enum nd_err nd_net_defer_accept(int fd, int seconds, struct nd_error *error);
+
 /* The same for UDP: a non-blocking, close-on-exec datagram socket bound to
  * the endpoint ("*" as above). */
 enum nd_err nd_net_bind_udp(const struct nd_net_endpoint *endpoint, int *fd_out,

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -188,6 +189,13 @@ enum nd_err nd_net_listen_tcp(const struct nd_net_endpoint *endpoint, int backlo
                               struct nd_error *error)
 {
     return bind_endpoint(endpoint, backlog < 0 ? 0 : backlog, fd_out, bound, bound_length, error);
+}
+
+enum nd_err nd_net_defer_accept(int fd, int seconds, struct nd_error *error)
+{
+    if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) != 0)
+        return nd_error_set_errno(error, errno, "setsockopt TCP_DEFER_ACCEPT");
+    return ND_OK;
 }
 
 enum nd_err nd_net_bind_udp(const struct nd_net_endpoint *endpoint, int *fd_out,

@@ -175,6 +175,17 @@ static bool refused(unsigned port)
     return nd_test_raw_status(port, request, sizeof request - 1) == 0;
 }
 
+/* A client part way through its request line holds a connection. (One
+ * that has sent nothing does not: the listener defers accept() until the
+ * first bytes come; test_silent_connections_hold_no_slot.) */
+static int connect_mid_request(unsigned port)
+{
+    static const char start[] = "GET /healthz HTTP/1.1\r\n";
+    int fd = nd_test_connect(port);
+    assert_int_equal(send(fd, start, sizeof start - 1, MSG_NOSIGNAL), (ssize_t)(sizeof start - 1));
+    return fd;
+}
+
 static void test_connection_limits(void **state)
 {
     (void)state;
@@ -183,7 +194,7 @@ static void test_connection_limits(void **state)
                          (const char *[]){"--max-connections", "20", "--threads", "1", NULL});
     int fds[20];
     for (int i = 0; i < 20; i++)
-        fds[i] = nd_test_connect(server.http_port);
+        fds[i] = connect_mid_request(server.http_port);
     usleep(200 * 1000);
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -202,7 +213,7 @@ static void test_connection_limits(void **state)
 
     nd_test_server_start(&server, (const char *[]){"--per-ip-connections", "5", NULL});
     for (int i = 0; i < 5; i++)
-        fds[i] = nd_test_connect(server.http_port);
+        fds[i] = connect_mid_request(server.http_port);
     usleep(200 * 1000);
     assert_true(refused(server.http_port));
     for (int i = 0; i < 5; i++)
@@ -214,6 +225,32 @@ static void test_connection_limits(void **state)
     nd_test_response_free(&response);
     usleep(200 * 1000);
     assert_false(refused(server.http_port));
+    assert_int_equal(nd_test_server_stop(&server, 10000), 0);
+}
+
+/* Connections that never send (port scanners, TCP health checks, idle
+ * pre-connects) are not handed to the HTTP server while they say nothing
+ * (TCP_DEFER_ACCEPT): twice --max-connections of them leave it answering. */
+static void test_silent_connections_hold_no_slot(void **state)
+{
+    (void)state;
+    struct nd_test_server server;
+    nd_test_server_start(&server,
+                         (const char *[]){"--max-connections", "5", "--threads", "1", NULL});
+    int fds[10];
+    for (int i = 0; i < 10; i++)
+        fds[i] = nd_test_connect(server.http_port);
+    /* Well within the second after which the kernel hands them over. */
+    usleep(100 * 1000);
+    assert_false(refused(server.http_port));
+    struct nd_test_response response;
+    nd_test_get(&server, "/metrics", &response);
+    assert_int_equal(response.status, 200);
+    assert_non_null(strstr(response.body, "\nnetdiag_http_connections_refused_total 0\n"));
+    nd_test_response_free(&response);
+    /* Their FIN is their first byte: then they are accepted, read and let go. */
+    for (int i = 0; i < 10; i++)
+        close(fds[i]);
     assert_int_equal(nd_test_server_stop(&server, 10000), 0);
 }
 
@@ -403,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_slow_clients_do_not_stop_others),
         cmocka_unit_test(test_steady_keep_alive_client_is_kept),
         cmocka_unit_test(test_connection_limits),
+        cmocka_unit_test(test_silent_connections_hold_no_slot),
         cmocka_unit_test(test_echo_chaos),
         cmocka_unit_test(test_sigterm_under_load_truncates_nothing),
     };

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -119,6 +120,32 @@ static void test_listen_on_ephemeral_port(void **state)
     assert_int_not_equal(error.os_error, 0);
     assert_non_null(strstr(error.message, "bind"));
     assert_int_equal(close(fd), 0);
+}
+
+/* A deferring listener: the kernel keeps the setting (Linux stores it as
+ * SYN-ACK retransmissions and reads it back as seconds, at least the ones
+ * asked for); on a datagram socket the call fails and says which. */
+static void test_defer_accept(void **state)
+{
+    (void)state;
+    struct nd_net_endpoint endpoint = {.host = "127.0.0.1", .port = 0};
+    struct sockaddr_storage bound;
+    socklen_t length;
+    int fd;
+    struct nd_error error;
+    assert_int_equal(nd_net_listen_tcp(&endpoint, 16, &fd, &bound, &length, &error), ND_OK);
+    assert_int_equal(nd_net_defer_accept(fd, 1, &error), ND_OK);
+    int seconds = 0;
+    socklen_t size = sizeof seconds;
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, &size), 0);
+    assert_true(seconds >= 1);
+    assert_int_equal(close(fd), 0);
+
+    int udp;
+    assert_int_equal(nd_net_bind_udp(&endpoint, &udp, &bound, &length, &error), ND_OK);
+    assert_int_equal(nd_net_defer_accept(udp, 1, &error), ND_ERR_SYSTEM);
+    assert_non_null(strstr(error.message, "TCP_DEFER_ACCEPT"));
+    assert_int_equal(close(udp), 0);
 }
 
 /* The UDP echo binds its datagram socket beside the TCP listener, on the
@@ -240,11 +267,9 @@ static void test_format_matches_inet_ntop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_endpoints),
-        cmocka_unit_test(test_parse_host_port),
-        cmocka_unit_test(test_listen_on_ephemeral_port),
-        cmocka_unit_test(test_bind_udp_beside_tcp),
-        cmocka_unit_test(test_format_ipv6),
+        cmocka_unit_test(test_parse_endpoints),          cmocka_unit_test(test_parse_host_port),
+        cmocka_unit_test(test_listen_on_ephemeral_port), cmocka_unit_test(test_defer_accept),
+        cmocka_unit_test(test_bind_udp_beside_tcp),      cmocka_unit_test(test_format_ipv6),
         cmocka_unit_test(test_format_matches_inet_ntop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
