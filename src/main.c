@@ -106,13 +106,26 @@ static void reload_certificate(struct nd_tls_identity *identity)
     nd_log_event("info", "tls_reloaded", "certificate", description, NULL);
 }
 
-/* Waits for SIGTERM or SIGINT, flushing the buffered log once a second and
- * reloading the certificate on SIGHUP. */
+/* SIGUSR1: an access line waits in the log's buffer (nd_log_on_unflushed). */
+static pthread_t main_thread;
+
+static void wake_main_thread(void)
+{
+    pthread_kill(main_thread, SIGUSR1);
+}
+
+/* Waits for SIGTERM or SIGINT, reloading the certificate on SIGHUP and
+ * flushing the access log's buffer within a second of its first line. With
+ * nothing in the buffer the thread sleeps until a signal, instead of waking
+ * every second for nothing. */
 static int wait_for_stop_signal(const sigset_t *signals, struct nd_tls_identity *identity)
 {
     const struct timespec tick = {.tv_sec = 1, .tv_nsec = 0};
     for (;;) {
-        int signal_number = sigtimedwait(signals, NULL, &tick);
+        int signal_number =
+            nd_log_unflushed() ? sigtimedwait(signals, NULL, &tick) : sigwaitinfo(signals, NULL);
+        if (signal_number == SIGUSR1)
+            continue; /* flushed when the tick runs out */
         if (signal_number == SIGHUP)
             reload_certificate(identity);
         nd_log_flush();
@@ -329,11 +342,14 @@ int main(int argc, char **argv)
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGHUP);
+    sigaddset(&stop_signals, SIGUSR1);
     if (pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) != 0 ||
         signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         fprintf(stderr, "netdiag: cannot set up signal handling\n");
         return 1;
     }
+    main_thread = pthread_self();
+    nd_log_on_unflushed(wake_main_thread);
     raise_file_limit();
 
     struct nd_error error;

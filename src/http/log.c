@@ -1,6 +1,7 @@
 #include "http/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,8 @@
 enum { LOG_LINE_MAX = 4096, TARGET_MAX = 2048, VALUE_MAX = 512 };
 
 static enum nd_log_format log_format = ND_LOG_TEXT;
+static atomic_bool unflushed;
+static void (*wake_flusher)(void);
 
 void nd_log_init(enum nd_log_format format)
 {
@@ -230,9 +233,24 @@ void nd_log_access(const struct nd_access_entry *entry)
     if (entry->unsent)
         append_field(&line, "unsent", entry->unsent, false);
     finish_line(&line);
+    if (!atomic_exchange_explicit(&unflushed, true, memory_order_acq_rel) && wake_flusher)
+        wake_flusher();
 }
 
 void nd_log_flush(void)
 {
+    /* Cleared first: a line written meanwhile goes out now or wakes the
+     * flusher again. */
+    atomic_store_explicit(&unflushed, false, memory_order_release);
     fflush(stdout);
+}
+
+void nd_log_on_unflushed(void (*wake)(void))
+{
+    wake_flusher = wake;
+}
+
+bool nd_log_unflushed(void)
+{
+    return atomic_load_explicit(&unflushed, memory_order_acquire);
 }

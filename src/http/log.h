@@ -2,8 +2,8 @@
  * Structured logging to stdout: logfmt ("ts=... level=info event=...") or one
  * JSON object per line. stdout is fully buffered when it is not a terminal,
  * so the access log costs a formatted write into a buffer, not a syscall per
- * request; nd_log_flush, called once a second by the main thread and at exit,
- * pushes it out.
+ * request; nd_log_flush, called by the main thread within a second of the
+ * first line it has not pushed out yet, and at exit, pushes it out.
  */
 #ifndef NETDIAG_HTTP_LOG_H
 #define NETDIAG_HTTP_LOG_H
@@ -32,6 +32,16 @@ void nd_log_event(const char *level, const char *event, ...) __attribute__((sent
 
 void nd_log_access(const struct nd_access_entry *entry);
 
+/* Pushes the buffer out. */
 void nd_log_flush(void);
+
+/* wake() runs, in the thread that wrote it, when the first access line
+ * since the last flush went into the buffer: whoever flushes can then
+ * sleep while there is nothing to flush. Set once, before lines are
+ * written; NULL = nobody. */
+void nd_log_on_unflushed(void (*wake)(void));
+
+/* True while an access line waits in the buffer. */
+bool nd_log_unflushed(void);
 
 #endif

@@ -30,10 +30,15 @@ struct nd_request_deadline {
     uint64_t period_ns;
     struct nd_runtime *runtime;
     uv_timer_t sweep; /* on the runtime's loop */
-    /* Guards the list and each watch's expired flag. Held while a socket is
-     * shut down, so that forget (and then the close) waits. */
+    uv_async_t wake;  /* starts the sweep when the first connection comes */
+    unsigned open_handles;
+    struct nd_runtime_done *stopped;
+    /* Guards the list, each watch's expired flag and sweeping. Held while a
+     * socket is shut down, so that forget (and then the close) waits. */
     pthread_mutex_t lock;
     struct nd_deadline_watch *head;
+    bool sweeping; /* the sweep timer runs, or wake is on its way to start it */
+    bool always;   /* no wake (eventfd failed): the sweep runs all the time */
     atomic_uint_fast64_t expired;
 };
 
@@ -60,22 +65,44 @@ static void expire_late(struct nd_request_deadline *deadline, uint64_t now)
 /* Connections write their clocks with a relaxed store on every request and
  * take no lock for it; so rather than a timer per connection, which would
  * cost a hand-over to the loop per request, one loop timer looks at them
- * all every period. */
+ * all every period. It runs only while there are connections: a server
+ * nobody talks to is not woken twice a second for nothing. */
 static void on_sweep(uv_timer_t *timer)
 {
     struct nd_request_deadline *deadline = timer->data;
     pthread_mutex_lock(&deadline->lock);
     expire_late(deadline, nd_clock_monotonic_ns());
+    if (!deadline->head && !deadline->always) {
+        deadline->sweeping = false;
+        uv_timer_stop(timer);
+    }
+    pthread_mutex_unlock(&deadline->lock);
+}
+
+static void on_wake(uv_async_t *wake)
+{
+    struct nd_request_deadline *deadline = wake->data;
+    uint64_t period_ms = deadline->period_ns / 1000000u;
+    pthread_mutex_lock(&deadline->lock);
+    if (deadline->sweeping && !uv_is_active((uv_handle_t *)&deadline->sweep))
+        uv_timer_start(&deadline->sweep, on_sweep, period_ms, period_ms);
     pthread_mutex_unlock(&deadline->lock);
 }
 
 static void start_on_loop(void *argument, uv_loop_t *loop, struct nd_runtime_done *done)
 {
     struct nd_request_deadline *deadline = argument;
-    uint64_t period_ms = deadline->period_ns / 1000000u;
     uv_timer_init(loop, &deadline->sweep);
     deadline->sweep.data = deadline;
-    uv_timer_start(&deadline->sweep, on_sweep, period_ms, period_ms);
+    deadline->open_handles = 1;
+    if (uv_async_init(loop, &deadline->wake, on_wake) == 0) {
+        deadline->wake.data = deadline;
+        deadline->open_handles++;
+    } else {
+        uint64_t period_ms = deadline->period_ns / 1000000u;
+        deadline->always = deadline->sweeping = true;
+        uv_timer_start(&deadline->sweep, on_sweep, period_ms, period_ms);
+    }
     nd_runtime_signal(done);
 }
 
@@ -121,7 +148,11 @@ struct nd_deadline_watch *nd_request_deadline_watch(struct nd_request_deadline *
     if (deadline->head)
         deadline->head->previous = watch;
     deadline->head = watch;
+    bool start = !deadline->sweeping;
+    deadline->sweeping = true;
     pthread_mutex_unlock(&deadline->lock);
+    if (start)
+        uv_async_send(&deadline->wake);
     return watch;
 }
 
@@ -158,17 +189,22 @@ uint64_t nd_request_deadline_expired(const struct nd_request_deadline *deadline)
     return atomic_load_explicit(&deadline->expired, memory_order_acquire);
 }
 
-static void on_sweep_closed(uv_handle_t *handle)
+static void on_closed(uv_handle_t *handle)
 {
-    nd_runtime_signal(handle->data);
+    struct nd_request_deadline *deadline = handle->data;
+    if (--deadline->open_handles == 0)
+        nd_runtime_signal(deadline->stopped);
 }
 
 static void stop_on_loop(void *argument, uv_loop_t *loop, struct nd_runtime_done *done)
 {
     struct nd_request_deadline *deadline = argument;
     (void)loop;
-    deadline->sweep.data = done;
-    uv_close((uv_handle_t *)&deadline->sweep, on_sweep_closed);
+    deadline->stopped = done;
+    unsigned open = deadline->open_handles;
+    uv_close((uv_handle_t *)&deadline->sweep, on_closed);
+    if (open > 1)
+        uv_close((uv_handle_t *)&deadline->wake, on_closed);
 }
 
 void nd_request_deadline_stop(struct nd_request_deadline *deadline)

@@ -163,6 +163,30 @@ static void test_many_connections(void **state)
         close_pair(&pairs[i]);
 }
 
+/* The sweep stops while no connection is watched and starts again with
+ * the next one, which is cut on time all the same. */
+static void test_sweep_starts_again_after_a_quiet_spell(void **state)
+{
+    (void)state;
+    struct nd_request_deadline *deadline;
+    struct nd_error error;
+    assert_int_equal(nd_request_deadline_start(runtime, TIMEOUT_MS, &deadline, &error), ND_OK);
+    struct pair first, second;
+    open_pair(&first);
+    nd_request_deadline_forget(deadline, nd_request_deadline_watch(deadline, first.watched));
+    usleep(2 * TIMEOUT_MS * 1000); /* several periods with nothing to watch */
+    open_pair(&second);
+    struct nd_deadline_watch *watch = nd_request_deadline_watch(deadline, second.watched);
+    assert_false(peer_sees_end(&second, TIMEOUT_MS / 2));
+    assert_true(peer_sees_end(&second, 10 * TIMEOUT_MS));
+    assert_int_equal(nd_request_deadline_expired(deadline), 1);
+    assert_false(peer_sees_end(&first, 0));
+    nd_request_deadline_forget(deadline, watch);
+    nd_request_deadline_stop(deadline);
+    close_pair(&first);
+    close_pair(&second);
+}
+
 static void test_null_is_allowed(void **state)
 {
     (void)state;
@@ -183,6 +207,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forgotten_connection_is_left_alone, start_watching,
                                         stop_watching),
         cmocka_unit_test(test_many_connections),
+        cmocka_unit_test(test_sweep_starts_again_after_a_quiet_spell),
         cmocka_unit_test(test_null_is_allowed),
     };
     return cmocka_run_group_tests(tests, start_runtime, stop_runtime);
