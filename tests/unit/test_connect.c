@@ -21,21 +21,7 @@
 #include "probe/connect.h"
 #include "probe/tls.h"
 #include "runtime/runtime.h"
-
-static struct nd_runtime *runtime;
-
-static int start_runtime(void **state)
-{
-    (void)state;
-    struct nd_runtime_config config = {.slow_workers = 2};
-    return nd_runtime_start(&config, &runtime, NULL) == ND_OK ? 0 : -1;
-}
-
-static int stop_runtime(void **state)
-{
-    (void)state;
-    return nd_runtime_stop(runtime, 2000) ? 0 : -1;
-}
+#include "support/runtime_fixture.h"
 
 /* --- servers -------------------------------------------------------------- */
 
@@ -171,7 +157,7 @@ static void request_for(struct run *run, const char *host, uint16_t port, unsign
 
 static void probe(struct run *run)
 {
-    assert_true(nd_runtime_call(runtime, start_probe, run));
+    assert_true(nd_runtime_call(nd_test_runtime, start_probe, run));
 }
 
 static void set_send(struct run *run, const char *text)
@@ -425,7 +411,7 @@ static void test_tls_waits_for_the_anchors(void **state)
         batch.runs[i].request.tls = true;
         batch.runs[i].request.trust = trust;
     }
-    assert_true(nd_runtime_call(runtime, start_batch, &batch));
+    assert_true(nd_runtime_call(nd_test_runtime, start_batch, &batch));
     for (size_t i = 0; i < 3; i++) {
         const struct nd_connect_result *result = &batch.runs[i].result;
         assert_false(result->ok);
@@ -474,5 +460,5 @@ int main(void)
         cmocka_unit_test(test_tls_waits_for_the_anchors),
         cmocka_unit_test(test_names),
     };
-    return cmocka_run_group_tests(tests, start_runtime, stop_runtime);
+    return cmocka_run_group_tests(tests, nd_test_runtime_setup, nd_test_runtime_teardown);
 }

@@ -26,6 +26,7 @@
 #include "netdiag/clock.h"
 #include "probe/dns_query.h"
 #include "runtime/runtime.h"
+#include "support/runtime_fixture.h"
 
 enum responder_mode {
     ANSWER,
@@ -204,22 +205,6 @@ static void start_on_loop(void *argument, uv_loop_t *loop, struct nd_runtime_don
         nd_dns_query_cancel(&exchange->query);
 }
 
-static struct nd_runtime *runtime;
-
-static int start_runtime(void **state)
-{
-    (void)state;
-    struct nd_runtime_config config = {.slow_workers = 2};
-    struct nd_error error;
-    return nd_runtime_start(&config, &runtime, &error) == ND_OK ? 0 : -1;
-}
-
-static int stop_runtime(void **state)
-{
-    (void)state;
-    return nd_runtime_stop(runtime, 5000) ? 0 : -1;
-}
-
 static uint8_t query_wire[ND_DNS_QUERY_MAX];
 
 /* Runs one exchange to its end; the result is in exchange->query.result. */
@@ -236,7 +221,7 @@ static void run(struct exchange *exchange, const char *host, unsigned port, unsi
     exchange->request.query = query_wire;
     exchange->request.query_length = length;
     exchange->request.timeout_ms = timeout_ms;
-    assert_true(nd_runtime_call(runtime, start_on_loop, exchange));
+    assert_true(nd_runtime_call(nd_test_runtime, start_on_loop, exchange));
     assert_int_equal(exchange->completions, 1);
 }
 
@@ -415,5 +400,5 @@ int main(void)
         cmocka_unit_test(test_allow_list_and_names),
         cmocka_unit_test(test_cancel),
     };
-    return cmocka_run_group_tests(tests, start_runtime, stop_runtime);
+    return cmocka_run_group_tests(tests, nd_test_runtime_setup, nd_test_runtime_teardown);
 }

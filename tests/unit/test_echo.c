@@ -19,22 +19,7 @@
 #include "echo/echo.h"
 #include "netdiag/net.h"
 #include "runtime/runtime.h"
-
-static struct nd_runtime *runtime;
-
-static int start_runtime(void **state)
-{
-    (void)state;
-    struct nd_runtime_config config = {.slow_workers = 1};
-    struct nd_error error;
-    return nd_runtime_start(&config, &runtime, &error) == ND_OK ? 0 : -1;
-}
-
-static int stop_runtime(void **state)
-{
-    (void)state;
-    return nd_runtime_stop(runtime, 2000) ? 0 : -1;
-}
+#include "support/runtime_fixture.h"
 
 struct fixture {
     struct nd_echo *echo;
@@ -54,7 +39,7 @@ static struct fixture start(unsigned max_connections, unsigned idle_timeout_s, s
                                     .idle_timeout_s = idle_timeout_s,
                                     .buffer_size = buffer};
     struct fixture fixture = {.port = ntohs(((struct sockaddr_in *)&bound)->sin_port)};
-    assert_int_equal(nd_echo_start(runtime, &config, &fixture.echo, &error), ND_OK);
+    assert_int_equal(nd_echo_start(nd_test_runtime, &config, &fixture.echo, &error), ND_OK);
     assert_true(nd_echo_accepting(fixture.echo));
     return fixture;
 }
@@ -216,7 +201,7 @@ static void test_bad_configuration(void **state)
     struct nd_echo_config config = {.listen_fd = fd, .max_connections = 1, .idle_timeout_s = 1};
     struct nd_echo *echo;
     struct nd_error error;
-    assert_int_equal(nd_echo_start(runtime, &config, &echo, &error), ND_ERR_INVALID);
+    assert_int_equal(nd_echo_start(nd_test_runtime, &config, &echo, &error), ND_ERR_INVALID);
     assert_int_equal(fcntl(fd, F_GETFD), -1);
     assert_int_equal(errno, EBADF);
     nd_echo_stop(NULL);
@@ -231,5 +216,5 @@ int main(void)
         cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_bad_configuration),
     };
-    return cmocka_run_group_tests(tests, start_runtime, stop_runtime);
+    return cmocka_run_group_tests(tests, nd_test_runtime_setup, nd_test_runtime_teardown);
 }

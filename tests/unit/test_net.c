@@ -96,15 +96,22 @@ static void test_parse_host_port(void **state)
     }
 }
 
-static void test_listen_on_ephemeral_port(void **state)
+/* A listener on 127.0.0.1, on a port the kernel picks. */
+static int loopback_listener(struct sockaddr_storage *bound)
 {
-    (void)state;
     struct nd_net_endpoint endpoint = {.host = "127.0.0.1", .port = 0};
-    struct sockaddr_storage bound;
     socklen_t length;
     int fd;
     struct nd_error error;
-    assert_int_equal(nd_net_listen_tcp(&endpoint, 16, &fd, &bound, &length, &error), ND_OK);
+    assert_int_equal(nd_net_listen_tcp(&endpoint, 16, &fd, bound, &length, &error), ND_OK);
+    return fd;
+}
+
+static void test_listen_on_ephemeral_port(void **state)
+{
+    (void)state;
+    struct sockaddr_storage bound;
+    int fd = loopback_listener(&bound);
     const struct sockaddr_in *address = (const struct sockaddr_in *)&bound;
     assert_int_equal(address->sin_family, AF_INET);
     assert_int_not_equal(ntohs(address->sin_port), 0);
@@ -113,7 +120,9 @@ static void test_listen_on_ephemeral_port(void **state)
     assert_int_equal(strncmp(text, "127.0.0.1:", 10), 0);
 
     /* The same port again is taken: the error names bind and carries errno. */
-    endpoint.port = ntohs(address->sin_port);
+    struct nd_net_endpoint endpoint = {.host = "127.0.0.1", .port = ntohs(address->sin_port)};
+    socklen_t length;
+    struct nd_error error;
     int second;
     assert_int_equal(nd_net_listen_tcp(&endpoint, 16, &second, &bound, &length, &error),
                      ND_ERR_SYSTEM);
@@ -128,12 +137,9 @@ static void test_listen_on_ephemeral_port(void **state)
 static void test_defer_accept(void **state)
 {
     (void)state;
-    struct nd_net_endpoint endpoint = {.host = "127.0.0.1", .port = 0};
     struct sockaddr_storage bound;
-    socklen_t length;
-    int fd;
+    int fd = loopback_listener(&bound);
     struct nd_error error;
-    assert_int_equal(nd_net_listen_tcp(&endpoint, 16, &fd, &bound, &length, &error), ND_OK);
     assert_int_equal(nd_net_defer_accept(fd, 1, &error), ND_OK);
     int seconds = 0;
     socklen_t size = sizeof seconds;
@@ -141,6 +147,8 @@ static void test_defer_accept(void **state)
     assert_true(seconds >= 1);
     assert_int_equal(close(fd), 0);
 
+    struct nd_net_endpoint endpoint = {.host = "127.0.0.1", .port = 0};
+    socklen_t length;
     int udp;
     assert_int_equal(nd_net_bind_udp(&endpoint, &udp, &bound, &length, &error), ND_OK);
     assert_int_equal(nd_net_defer_accept(udp, 1, &error), ND_ERR_SYSTEM);

@@ -14,22 +14,7 @@
 #include "http/request_deadline.h"
 #include "netdiag/clock.h"
 #include "runtime/runtime.h"
-
-static struct nd_runtime *runtime;
-
-static int start_runtime(void **state)
-{
-    (void)state;
-    struct nd_runtime_config config = {.slow_workers = 1};
-    struct nd_error error;
-    return nd_runtime_start(&config, &runtime, &error) == ND_OK ? 0 : -1;
-}
-
-static int stop_runtime(void **state)
-{
-    (void)state;
-    return nd_runtime_stop(runtime, 2000) ? 0 : -1;
-}
+#include "support/runtime_fixture.h"
 
 /* Long enough that a loaded CI machine does not stall a test past it. */
 enum { TIMEOUT_MS = 250 };
@@ -75,8 +60,8 @@ static int start_watching(void **state)
     struct fixture *fixture = calloc(1, sizeof *fixture);
     assert_non_null(fixture);
     struct nd_error error;
-    assert_int_equal(nd_request_deadline_start(runtime, TIMEOUT_MS, &fixture->deadline, &error),
-                     ND_OK);
+    assert_int_equal(
+        nd_request_deadline_start(nd_test_runtime, TIMEOUT_MS, &fixture->deadline, &error), ND_OK);
     open_pair(&fixture->pair);
     fixture->watch = nd_request_deadline_watch(fixture->deadline, fixture->pair.watched);
     assert_non_null(fixture->watch);
@@ -144,7 +129,8 @@ static void test_many_connections(void **state)
     enum { COUNT = 64 };
     struct nd_request_deadline *deadline;
     struct nd_error error;
-    assert_int_equal(nd_request_deadline_start(runtime, TIMEOUT_MS, &deadline, &error), ND_OK);
+    assert_int_equal(nd_request_deadline_start(nd_test_runtime, TIMEOUT_MS, &deadline, &error),
+                     ND_OK);
     struct pair pairs[COUNT];
     struct nd_deadline_watch *watches[COUNT];
     for (int i = 0; i < COUNT; i++) {
@@ -170,7 +156,8 @@ static void test_sweep_starts_again_after_a_quiet_spell(void **state)
     (void)state;
     struct nd_request_deadline *deadline;
     struct nd_error error;
-    assert_int_equal(nd_request_deadline_start(runtime, TIMEOUT_MS, &deadline, &error), ND_OK);
+    assert_int_equal(nd_request_deadline_start(nd_test_runtime, TIMEOUT_MS, &deadline, &error),
+                     ND_OK);
     struct pair first, second;
     open_pair(&first);
     nd_request_deadline_forget(deadline, nd_request_deadline_watch(deadline, first.watched));
@@ -210,5 +197,5 @@ int main(void)
         cmocka_unit_test(test_sweep_starts_again_after_a_quiet_spell),
         cmocka_unit_test(test_null_is_allowed),
     };
-    return cmocka_run_group_tests(tests, start_runtime, stop_runtime);
+    return cmocka_run_group_tests(tests, nd_test_runtime_setup, nd_test_runtime_teardown);
 }

@@ -11,8 +11,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,99 +19,8 @@
 
 #include "probe/udp.h"
 #include "runtime/runtime.h"
-
-static struct nd_runtime *runtime;
-
-static int start_runtime(void **state)
-{
-    (void)state;
-    struct nd_runtime_config config = {.slow_workers = 2};
-    return nd_runtime_start(&config, &runtime, NULL) == ND_OK ? 0 : -1;
-}
-
-static int stop_runtime(void **state)
-{
-    (void)state;
-    return nd_runtime_stop(runtime, 2000) ? 0 : -1;
-}
-
-/* --- servers ---------------------------------------------------------------- */
-
-enum behaviour { SERVE_ECHO, SERVE_NOTHING, SERVE_ALL_BUT_FIRST, SERVE_TWICE, SERVE_OTHER_TEXT };
-
-struct server {
-    int fd;
-    uint16_t port;
-    enum behaviour behaviour;
-    pthread_t thread;
-    int stop_pipe[2];
-};
-
-static void *serve(void *argument)
-{
-    struct server *server = argument;
-    static _Thread_local char buffer[65536];
-    for (unsigned received = 0;; received++) {
-        struct pollfd entries[2] = {{.fd = server->fd, .events = POLLIN},
-                                    {.fd = server->stop_pipe[0], .events = POLLIN}};
-        if (poll(entries, 2, 5000) <= 0 || entries[1].revents)
-            return NULL;
-        struct sockaddr_storage peer;
-        socklen_t length = sizeof peer;
-        ssize_t n =
-            recvfrom(server->fd, buffer, sizeof buffer, 0, (struct sockaddr *)&peer, &length);
-        if (n < 0)
-            return NULL;
-        int copies = server->behaviour == SERVE_TWICE ? 2 : 1;
-        if (server->behaviour == SERVE_ALL_BUT_FIRST && received == 0)
-            copies = 0;
-        if (server->behaviour == SERVE_OTHER_TEXT) {
-            memcpy(buffer, "other", 5);
-            n = 5;
-        }
-        for (int i = 0; i < copies; i++)
-            sendto(server->fd, buffer, (size_t)n, 0, (struct sockaddr *)&peer, length);
-    }
-}
-
-static void start_server(struct server *server, enum behaviour behaviour)
-{
-    server->behaviour = behaviour;
-    server->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    assert_true(server->fd >= 0);
-    struct sockaddr_in address = {.sin_family = AF_INET};
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(server->fd, (struct sockaddr *)&address, sizeof address), 0);
-    socklen_t length = sizeof address;
-    assert_int_equal(getsockname(server->fd, (struct sockaddr *)&address, &length), 0);
-    server->port = ntohs(address.sin_port);
-    /* A silent server is a bound socket nobody reads: no ICMP comes back. */
-    if (behaviour == SERVE_NOTHING)
-        return;
-    assert_int_equal(pipe(server->stop_pipe), 0);
-    assert_int_equal(pthread_create(&server->thread, NULL, serve, server), 0);
-}
-
-static void stop_server(struct server *server)
-{
-    if (server->behaviour != SERVE_NOTHING) {
-        assert_int_equal(write(server->stop_pipe[1], "x", 1), 1);
-        pthread_join(server->thread, NULL);
-        close(server->stop_pipe[0]);
-        close(server->stop_pipe[1]);
-    }
-    close(server->fd);
-}
-
-/* A UDP port on 127.0.0.1 nothing is bound to. */
-static uint16_t closed_port(void)
-{
-    struct server server;
-    start_server(&server, SERVE_NOTHING);
-    uint16_t port = server.port;
-    close(server.fd);
-    return port;
-}
+#include "support/runtime_fixture.h"
+#include "support/udp_server.h"
 
 /* --- running a probe ----------------------------------------------------------- */
 
@@ -158,7 +65,7 @@ static void request_for(struct run *run, const char *host, uint16_t port, const 
 
 static void probe(struct run *run)
 {
-    assert_true(nd_runtime_call(runtime, start_probe, run));
+    assert_true(nd_runtime_call(nd_test_runtime, start_probe, run));
 }
 
 /* --- the cases ------------------------------------------------------------------- */
@@ -166,8 +73,8 @@ static void probe(struct run *run)
 static void test_echo(void **state)
 {
     (void)state;
-    struct server server;
-    start_server(&server, SERVE_ECHO);
+    struct nd_test_udp_server server;
+    nd_test_udp_server_start(&server, AF_INET, ND_TEST_UDP_ECHO);
     struct run run;
     struct nd_udp_stats stats;
     memset(&stats, 0, sizeof stats);
@@ -217,7 +124,7 @@ static void test_echo(void **state)
     assert_int_equal(run.result.datagrams[0].reply_length, 10);
     assert_int_equal(run.result.reply_length, 4);
     nd_udp_result_free(&run.result);
-    stop_server(&server);
+    nd_test_udp_server_stop(&server);
 }
 
 /* ICMP port unreachable: a connected socket's ECONNREFUSED, at once. */
@@ -225,7 +132,7 @@ static void test_closed_port_is_refused(void **state)
 {
     (void)state;
     struct run run;
-    request_for(&run, "127.0.0.1", closed_port(), "hello", 3, 3000);
+    request_for(&run, "127.0.0.1", nd_test_udp_closed_port(), "hello", 3, 3000);
     probe(&run);
     assert_false(run.result.ok);
     assert_int_equal(run.result.outcome, ND_UDP_REFUSED);
@@ -242,8 +149,8 @@ static void test_closed_port_is_refused(void **state)
 static void test_silence_is_no_reply(void **state)
 {
     (void)state;
-    struct server server;
-    start_server(&server, SERVE_NOTHING);
+    struct nd_test_udp_server server;
+    nd_test_udp_server_start(&server, AF_INET, ND_TEST_UDP_SILENT);
     struct run run;
     request_for(&run, "127.0.0.1", server.port, "hello?", 3, 300);
     probe(&run);
@@ -257,7 +164,7 @@ static void test_silence_is_no_reply(void **state)
     assert_true(run.result.total_us >= 290000 && run.result.total_us < 1300000);
     assert_non_null(strstr(run.result.error.message, "cannot tell"));
     assert_int_equal(run.result.error.os_error, 0);
-    stop_server(&server);
+    nd_test_udp_server_stop(&server);
 }
 
 /* A lost datagram is counted against the one it was; the probe is ok as
@@ -265,8 +172,8 @@ static void test_silence_is_no_reply(void **state)
 static void test_loss_and_extra_replies(void **state)
 {
     (void)state;
-    struct server server;
-    start_server(&server, SERVE_ALL_BUT_FIRST);
+    struct nd_test_udp_server server;
+    nd_test_udp_server_start(&server, AF_INET, ND_TEST_UDP_ALL_BUT_FIRST);
     struct run run;
     request_for(&run, "127.0.0.1", server.port, "x", 4, 3000);
     probe(&run);
@@ -276,9 +183,9 @@ static void test_loss_and_extra_replies(void **state)
     assert_int_equal(run.result.datagrams[0].outcome, ND_UDP_NO_REPLY);
     assert_int_equal(run.result.datagrams[1].outcome, ND_UDP_REPLIED);
     nd_udp_result_free(&run.result);
-    stop_server(&server);
+    nd_test_udp_server_stop(&server);
 
-    start_server(&server, SERVE_TWICE);
+    nd_test_udp_server_start(&server, AF_INET, ND_TEST_UDP_TWICE);
     request_for(&run, "127.0.0.1", server.port, "x", 2, 3000);
     run.request.interval_ms = 100;
     probe(&run);
@@ -288,16 +195,16 @@ static void test_loss_and_extra_replies(void **state)
      * went; the second's second copy came after the probe ended. */
     assert_int_equal(run.result.extra_replies, 1);
     nd_udp_result_free(&run.result);
-    stop_server(&server);
+    nd_test_udp_server_stop(&server);
 
-    start_server(&server, SERVE_OTHER_TEXT);
+    nd_test_udp_server_start(&server, AF_INET, ND_TEST_UDP_OTHER_TEXT);
     request_for(&run, "127.0.0.1", server.port, "question", 1, 3000);
     probe(&run);
     assert_true(run.result.ok);
     assert_false(run.result.datagrams[0].reply_identical);
     assert_memory_equal(run.result.reply, "other", 5);
     nd_udp_result_free(&run.result);
-    stop_server(&server);
+    nd_test_udp_server_stop(&server);
 }
 
 static void test_forbidden_and_unresolvable(void **state)
@@ -338,8 +245,8 @@ static void test_forbidden_and_unresolvable(void **state)
 static void test_cancel(void **state)
 {
     (void)state;
-    struct server server;
-    start_server(&server, SERVE_NOTHING);
+    struct nd_test_udp_server server;
+    nd_test_udp_server_start(&server, AF_INET, ND_TEST_UDP_SILENT);
     struct run run;
     request_for(&run, "127.0.0.1", server.port, "x", 10, 5000);
     run.cancel_at_once = true;
@@ -347,7 +254,7 @@ static void test_cancel(void **state)
     assert_false(run.result.ok);
     assert_int_equal(run.result.outcome, ND_UDP_CANCELLED);
     assert_true(run.result.total_us < 1000000);
-    stop_server(&server);
+    nd_test_udp_server_stop(&server);
 }
 
 static void test_names(void **state)
@@ -373,5 +280,5 @@ int main(void)
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_names),
     };
-    return cmocka_run_group_tests(tests, start_runtime, stop_runtime);
+    return cmocka_run_group_tests(tests, nd_test_runtime_setup, nd_test_runtime_teardown);
 }

@@ -27,22 +27,9 @@
 #include "echo/udp_echo.h"
 #include "netdiag/net.h"
 #include "runtime/runtime.h"
+#include "support/runtime_fixture.h"
 
-static struct nd_runtime *runtime;
 static bool private_network; /* a network namespace of our own, lo up */
-
-static int start_runtime(void **state)
-{
-    (void)state;
-    struct nd_runtime_config config = {.slow_workers = 1};
-    return nd_runtime_start(&config, &runtime, NULL) == ND_OK ? 0 : -1;
-}
-
-static int stop_runtime(void **state)
-{
-    (void)state;
-    return nd_runtime_stop(runtime, 2000) ? 0 : -1;
-}
 
 /* A network namespace of our own with its loopback up; false (nothing
  * changed) without the privilege. */
@@ -80,7 +67,7 @@ static struct fixture start_on(const char *host, uint32_t rate, uint32_t burst)
     struct fixture fixture = {.port = ntohs(bound.ss_family == AF_INET6
                                                 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                 : ((struct sockaddr_in *)&bound)->sin_port)};
-    assert_int_equal(nd_udp_echo_start(runtime, &config, &fixture.echo, &error), ND_OK);
+    assert_int_equal(nd_udp_echo_start(nd_test_runtime, &config, &fixture.echo, &error), ND_OK);
     assert_true(nd_udp_echo_receiving(fixture.echo));
     return fixture;
 }
@@ -409,7 +396,7 @@ static void test_kernel_drops_are_counted(void **state)
     }
     assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on), 0);
     struct stall stall = {.task = {.run = stall_loop}, .milliseconds = 300};
-    assert_true(nd_runtime_post(runtime, &stall.task));
+    assert_true(nd_runtime_post(nd_test_runtime, &stall.task));
     usleep(20 * 1000);
     char payload[512];
     memset(payload, 'f', sizeof payload);
@@ -467,7 +454,7 @@ static void test_bad_configuration(void **state)
     struct nd_udp_echo_config config = {.fd = fd, .rate = 0, .burst = 1};
     struct nd_udp_echo *echo;
     struct nd_error error;
-    assert_int_equal(nd_udp_echo_start(runtime, &config, &echo, &error), ND_ERR_INVALID);
+    assert_int_equal(nd_udp_echo_start(nd_test_runtime, &config, &echo, &error), ND_ERR_INVALID);
     /* The socket is taken even when the start is refused. */
     assert_int_equal(fcntl(fd, F_GETFD), -1);
     assert_int_equal(errno, EBADF);
@@ -490,5 +477,5 @@ int main(void)
         cmocka_unit_test(test_stop_closes_the_socket),
         cmocka_unit_test(test_bad_configuration),
     };
-    return cmocka_run_group_tests(tests, start_runtime, stop_runtime);
+    return cmocka_run_group_tests(tests, nd_test_runtime_setup, nd_test_runtime_teardown);
 }

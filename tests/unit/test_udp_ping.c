@@ -12,8 +12,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,125 +20,8 @@
 
 #include "probe/udp_ping.h"
 #include "runtime/runtime.h"
-
-static struct nd_runtime *runtime;
-
-static int start_runtime(void **state)
-{
-    (void)state;
-    struct nd_runtime_config config = {.slow_workers = 1};
-    return nd_runtime_start(&config, &runtime, NULL) == ND_OK ? 0 : -1;
-}
-
-static int stop_runtime(void **state)
-{
-    (void)state;
-    return nd_runtime_stop(runtime, 2000) ? 0 : -1;
-}
-
-/* --- servers ---------------------------------------------------------------- */
-
-enum behaviour { SERVE_ECHO, SERVE_NOTHING, SERVE_LATE };
-
-enum { SOURCES_MAX = 8 };
-
-struct server {
-    int fd;
-    int family;
-    struct sockaddr_storage address; /* where it listens */
-    enum behaviour behaviour;
-    pthread_t thread;
-    int stop_pipe[2];
-    /* The source port of each datagram, read after the server stops. */
-    uint16_t sources[SOURCES_MAX];
-    unsigned received;
-};
-
-static void sleep_ms(long milliseconds)
-{
-    struct timespec pause = {.tv_sec = milliseconds / 1000,
-                             .tv_nsec = (milliseconds % 1000) * 1000000};
-    nanosleep(&pause, NULL);
-}
-
-static uint16_t port_of(const struct sockaddr_storage *address)
-{
-    return ntohs(address->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)address)->sin6_port
-                                                : ((const struct sockaddr_in *)address)->sin_port);
-}
-
-static void *serve(void *argument)
-{
-    struct server *server = argument;
-    char buffer[512];
-    for (;;) {
-        struct pollfd entries[2] = {{.fd = server->fd, .events = POLLIN},
-                                    {.fd = server->stop_pipe[0], .events = POLLIN}};
-        if (poll(entries, 2, 5000) <= 0 || entries[1].revents)
-            return NULL;
-        struct sockaddr_storage peer;
-        socklen_t length = sizeof peer;
-        ssize_t n =
-            recvfrom(server->fd, buffer, sizeof buffer, 0, (struct sockaddr *)&peer, &length);
-        if (n < 0)
-            return NULL;
-        if (server->received < SOURCES_MAX)
-            server->sources[server->received] = port_of(&peer);
-        server->received++;
-        /* Late: each echo 200 ms after its datagram came, one at a time, so
-         * the first ping's echo reaches the second ping. */
-        if (server->behaviour == SERVE_LATE)
-            sleep_ms(200);
-        sendto(server->fd, buffer, (size_t)n, 0, (struct sockaddr *)&peer, length);
-    }
-}
-
-/* False when the host has no such family (no ::1). */
-static bool start_server(struct server *server, int family, enum behaviour behaviour)
-{
-    memset(server, 0, sizeof *server);
-    server->behaviour = behaviour;
-    server->family = family;
-    server->fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (server->fd < 0 && family == AF_INET6)
-        return false;
-    assert_true(server->fd >= 0);
-    socklen_t length;
-    if (family == AF_INET6) {
-        struct sockaddr_in6 *address = (struct sockaddr_in6 *)&server->address;
-        address->sin6_family = AF_INET6;
-        address->sin6_addr = in6addr_loopback;
-        length = sizeof *address;
-    } else {
-        struct sockaddr_in *address = (struct sockaddr_in *)&server->address;
-        address->sin_family = AF_INET;
-        address->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        length = sizeof *address;
-    }
-    if (bind(server->fd, (struct sockaddr *)&server->address, length) != 0) {
-        assert_int_equal(family, AF_INET6);
-        close(server->fd);
-        return false;
-    }
-    assert_int_equal(getsockname(server->fd, (struct sockaddr *)&server->address, &length), 0);
-    /* A silent server is a bound socket nobody reads: no ICMP comes back. */
-    if (behaviour == SERVE_NOTHING)
-        return true;
-    assert_int_equal(pipe(server->stop_pipe), 0);
-    assert_int_equal(pthread_create(&server->thread, NULL, serve, server), 0);
-    return true;
-}
-
-static void stop_server(struct server *server)
-{
-    if (server->behaviour != SERVE_NOTHING) {
-        assert_int_equal(write(server->stop_pipe[1], "x", 1), 1);
-        pthread_join(server->thread, NULL);
-        close(server->stop_pipe[0]);
-        close(server->stop_pipe[1]);
-    }
-    close(server->fd);
-}
+#include "support/runtime_fixture.h"
+#include "support/udp_server.h"
 
 /* --- pings on the loop --------------------------------------------------------- */
 
@@ -222,13 +103,13 @@ static void pings(struct run *run, unsigned count, unsigned timeout_ms)
     run->count = count;
     for (unsigned i = 0; i < count; i++)
         run->timeouts_ms[i] = timeout_ms;
-    assert_true(nd_runtime_call(runtime, start_pings, run));
+    assert_true(nd_runtime_call(nd_test_runtime, start_pings, run));
 }
 
 static void finish(struct run *run)
 {
     run->closed = false;
-    assert_true(nd_runtime_call(runtime, close_ping, run));
+    assert_true(nd_runtime_call(nd_test_runtime, close_ping, run));
     assert_true(run->closed);
 }
 
@@ -236,8 +117,8 @@ static void finish(struct run *run)
 
 static void check_echoes(int family)
 {
-    struct server server;
-    if (!start_server(&server, family, SERVE_ECHO)) {
+    struct nd_test_udp_server server;
+    if (!nd_test_udp_server_start(&server, family, ND_TEST_UDP_ECHO)) {
         skip();
         return;
     }
@@ -256,7 +137,7 @@ static void check_echoes(int family)
     pings(&run, 1, 3000);
     assert_true(run.results[0].ok);
     finish(&run);
-    stop_server(&server);
+    nd_test_udp_server_stop(&server);
     assert_int_equal(server.received, 4);
     for (unsigned i = 1; i < 4; i++)
         assert_int_equal(server.sources[i], server.sources[0]);
@@ -277,8 +158,8 @@ static void test_echo_ipv6(void **state)
 static void test_closed_port_is_refused(void **state)
 {
     (void)state;
-    struct server server;
-    start_server(&server, AF_INET, SERVE_NOTHING);
+    struct nd_test_udp_server server;
+    nd_test_udp_server_start(&server, AF_INET, ND_TEST_UDP_SILENT);
     close(server.fd); /* nothing bound now: the kernel answers ICMP port unreachable */
     struct run run = {.peer = (const struct sockaddr *)&server.address};
     pings(&run, 2, 3000);
@@ -297,8 +178,8 @@ static void test_closed_port_is_refused(void **state)
 static void test_silence_is_no_reply(void **state)
 {
     (void)state;
-    struct server server;
-    start_server(&server, AF_INET, SERVE_NOTHING);
+    struct nd_test_udp_server server;
+    nd_test_udp_server_start(&server, AF_INET, ND_TEST_UDP_SILENT);
     struct run run = {.peer = (const struct sockaddr *)&server.address};
     uint64_t started = uv_hrtime();
     pings(&run, 1, 100);
@@ -311,7 +192,7 @@ static void test_silence_is_no_reply(void **state)
     assert_int_equal(result->answered, 0);
     assert_true(took_ms >= 90 && took_ms < 2000);
     finish(&run);
-    stop_server(&server);
+    nd_test_udp_server_stop(&server);
 }
 
 /* The first ping gives up at 100 ms; its echo comes at 200 ms, while the
@@ -320,25 +201,25 @@ static void test_silence_is_no_reply(void **state)
 static void test_late_echo_is_not_the_next_pings(void **state)
 {
     (void)state;
-    struct server server;
-    start_server(&server, AF_INET, SERVE_LATE);
+    struct nd_test_udp_server server;
+    nd_test_udp_server_start(&server, AF_INET, ND_TEST_UDP_LATE);
     struct run run = {.peer = (const struct sockaddr *)&server.address};
     run.count = 2;
     run.timeouts_ms[0] = 100;
     run.timeouts_ms[1] = 3000;
-    assert_true(nd_runtime_call(runtime, start_pings, &run));
+    assert_true(nd_runtime_call(nd_test_runtime, start_pings, &run));
     assert_int_equal(run.results[0].outcome, ND_UDP_NO_REPLY);
     assert_true(run.results[1].ok);
     assert_true(run.results[1].rtt_us >= 250000);
     finish(&run);
-    stop_server(&server);
+    nd_test_udp_server_stop(&server);
 }
 
 static void test_cancel(void **state)
 {
     (void)state;
-    struct server server;
-    start_server(&server, AF_INET, SERVE_NOTHING);
+    struct nd_test_udp_server server;
+    nd_test_udp_server_start(&server, AF_INET, ND_TEST_UDP_SILENT);
     struct run run = {.peer = (const struct sockaddr *)&server.address, .cancel_at_once = true};
     pings(&run, 1, 3000);
     assert_int_equal(run.done_calls, 1);
@@ -348,21 +229,21 @@ static void test_cancel(void **state)
     pings(&run, 1, 50);
     assert_int_equal(run.results[0].outcome, ND_UDP_NO_REPLY);
     finish(&run);
-    stop_server(&server);
+    nd_test_udp_server_stop(&server);
 }
 
 /* Closing with a ping in flight: its done first, then closed. */
 static void test_close_in_flight(void **state)
 {
     (void)state;
-    struct server server;
-    start_server(&server, AF_INET, SERVE_NOTHING);
+    struct nd_test_udp_server server;
+    nd_test_udp_server_start(&server, AF_INET, ND_TEST_UDP_SILENT);
     struct run run = {.peer = (const struct sockaddr *)&server.address, .close_at_once = true};
     pings(&run, 1, 3000);
     assert_true(run.closed);
     assert_int_equal(run.done_calls_when_closed, 1);
     assert_int_equal(run.results[0].outcome, ND_UDP_CANCELLED);
-    stop_server(&server);
+    nd_test_udp_server_stop(&server);
 }
 
 int main(void)
@@ -376,5 +257,5 @@ int main(void)
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_close_in_flight),
     };
-    return cmocka_run_group_tests(tests, start_runtime, stop_runtime);
+    return cmocka_run_group_tests(tests, nd_test_runtime_setup, nd_test_runtime_teardown);
 }
