@@ -72,7 +72,7 @@ struct nd_fleet {
     size_t peer_count;
     struct nd_fleet_discovery discovery;
     uint64_t rounds;
-    /* Stopping: the timer's close, lookups and rounds still to end. */
+    /* Stopping: the timer's close, lookups, rounds and pings' closes still to end. */
     unsigned outstanding;
     bool stopping;
     struct nd_runtime_done *stopped;
@@ -710,10 +710,14 @@ void nd_fleet_stop(struct nd_fleet *fleet)
 {
     if (!fleet)
         return;
-    /* When the runtime is already gone, so are the handles: nothing to wait for. */
-    nd_runtime_call(fleet->runtime, stop_on_loop, fleet);
-    for (size_t i = 0; i < fleet->peer_count; i++)
+    /* When the runtime is already gone, so are the handles: nothing to wait
+     * for, and the pings are not closed on a loop that no longer runs. */
+    bool stopped = nd_runtime_call(fleet->runtime, stop_on_loop, fleet);
+    for (size_t i = 0; i < fleet->peer_count; i++) {
+        if (!stopped)
+            fleet->peers[i]->ping = NULL;
         free_peer(fleet->peers[i]);
+    }
     free(fleet->peers);
     pthread_mutex_destroy(&fleet->lock);
     free(fleet);
