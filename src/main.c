@@ -111,7 +111,8 @@ static pthread_t main_thread;
 
 static void wake_main_thread(void)
 {
-    pthread_kill(main_thread, SIGUSR1);
+    /* It fails only if the main thread is gone, and then so is the wait. */
+    (void)pthread_kill(main_thread, SIGUSR1);
 }
 
 /* Waits for SIGTERM or SIGINT, reloading the certificate on SIGHUP and
