@@ -63,6 +63,12 @@ const char *nd_net_format_address(const struct sockaddr *address, char *text, si
 /* The numeric address alone, without the port: "127.0.0.1" or "::1". */
 const char *nd_net_format_host(const struct sockaddr *address, char *text, size_t size);
 
+/* An IPv4 or IPv6 literal (what inet_pton accepts: no "[...]", no zone)
+ * with port (host order) as a socket address, the rest of *out zeroed. The
+ * address's length, or 0 when text is not such a literal. */
+socklen_t nd_net_address_from_literal(const char *text, uint16_t port,
+                                      struct sockaddr_storage *out);
+
 /* The port of an IPv4 or IPv6 address, in host order; 0 for other families. */
 uint16_t nd_net_port(const struct sockaddr *address);
 

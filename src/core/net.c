@@ -191,6 +191,25 @@ enum nd_err nd_net_listen_tcp(const struct nd_net_endpoint *endpoint, int backlo
     return bind_endpoint(endpoint, backlog < 0 ? 0 : backlog, fd_out, bound, bound_length, error);
 }
 
+socklen_t nd_net_address_from_literal(const char *text, uint16_t port, struct sockaddr_storage *out)
+{
+    memset(out, 0, sizeof *out);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+    if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        return sizeof *v4;
+    }
+    if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        return sizeof *v6;
+    }
+    memset(out, 0, sizeof *out);
+    return 0;
+}
+
 enum nd_err nd_net_defer_accept(int fd, int seconds, struct nd_error *error)
 {
     if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) != 0)

@@ -9,6 +9,7 @@
 
 #include "netdiag/clock.h"
 #include "netdiag/convert.h"
+#include "netdiag/net.h"
 
 static bool name_character(char c)
 {
@@ -203,19 +204,13 @@ enum nd_err nd_resolve_reverse_prepare(const char *address, struct nd_resolve_re
 {
     memset(out, 0, sizeof *out);
     memset(storage, 0, sizeof *storage);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)storage;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)storage;
-    if (address && inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        *length = sizeof *v4;
-    } else if (address && inet_pton(AF_INET6, address, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        *length = sizeof *v6;
-    } else {
+    *length = address ? nd_net_address_from_literal(address, 0, storage) : 0;
+    if (*length == 0)
         return nd_error_set(error, ND_ERR_INVALID,
                             "'%.64s' is not an IP address (an IPv4 or IPv6 literal is expected)",
                             address ? address : "");
-    }
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)storage;
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)storage;
     out->family = storage->ss_family;
     const void *raw =
         out->family == AF_INET ? (const void *)&v4->sin_addr : (const void *)&v6->sin6_addr;

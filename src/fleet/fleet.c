@@ -379,26 +379,13 @@ static bool prepare_probes(struct nd_fleet *fleet, struct peer *peer)
     return true;
 }
 
-/* The peer's UDP echo, from its address (the text inet_ntop gave). */
+/* The peer's UDP echo, at its address (the text inet_ntop gave). */
 static struct nd_udp_ping *open_ping(struct nd_fleet *fleet, const struct peer *peer)
 {
     struct sockaddr_storage address;
-    memset(&address, 0, sizeof address);
-    const char *text = peer->public.address;
-    uint16_t port = htons(fleet->config.echo_udp_port);
-    if (strchr(text, ':')) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&address;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = port;
-        if (inet_pton(AF_INET6, text, &in6->sin6_addr) != 1)
-            return NULL;
-    } else {
-        struct sockaddr_in *in = (struct sockaddr_in *)&address;
-        in->sin_family = AF_INET;
-        in->sin_port = port;
-        if (inet_pton(AF_INET, text, &in->sin_addr) != 1)
-            return NULL;
-    }
+    if (nd_net_address_from_literal(peer->public.address, fleet->config.echo_udp_port, &address) ==
+        0)
+        return NULL;
     return nd_udp_ping_open(fleet->loop, (struct sockaddr *)&address);
 }
 

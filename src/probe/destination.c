@@ -1,9 +1,9 @@
 #include "probe/destination.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "netdiag/net.h"
 #include "runtime/runtime.h"
 
 static void add_address(struct nd_destination *destination, const struct sockaddr *address)
@@ -36,14 +36,7 @@ static void add_address(struct nd_destination *destination, const struct sockadd
 bool nd_destination_take_literal(struct nd_destination *destination)
 {
     struct sockaddr_storage storage;
-    memset(&storage, 0, sizeof storage);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&storage;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&storage;
-    if (inet_pton(AF_INET, destination->host, &v4->sin_addr) == 1)
-        v4->sin_family = AF_INET;
-    else if (inet_pton(AF_INET6, destination->host, &v6->sin6_addr) == 1)
-        v6->sin6_family = AF_INET6;
-    else
+    if (nd_net_address_from_literal(destination->host, 0, &storage) == 0)
         return false;
     struct nd_connect_result *result = destination->result;
     result->literal = true;

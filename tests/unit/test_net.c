@@ -96,6 +96,34 @@ static void test_parse_host_port(void **state)
     }
 }
 
+/* Literals as inet_pton reads them, with the port in network order; the
+ * forms a user may type around them (brackets, a zone, a short dotted
+ * quad, a name) are not literals. */
+static void test_address_from_literal(void **state)
+{
+    (void)state;
+    struct sockaddr_storage address;
+    assert_int_equal(nd_net_address_from_literal("192.0.2.7", 8080, &address),
+                     sizeof(struct sockaddr_in));
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)&address;
+    assert_int_equal(v4->sin_family, AF_INET);
+    assert_int_equal(ntohs(v4->sin_port), 8080);
+    assert_int_equal(ntohl(v4->sin_addr.s_addr), 0xc0000207u);
+    assert_int_equal(nd_net_address_from_literal("fd00::1", 9900, &address),
+                     sizeof(struct sockaddr_in6));
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&address;
+    assert_int_equal(v6->sin6_family, AF_INET6);
+    assert_int_equal(ntohs(v6->sin6_port), 9900);
+    assert_int_equal(v6->sin6_addr.s6_addr[0], 0xfd);
+    assert_int_equal(v6->sin6_addr.s6_addr[15], 1);
+    assert_int_equal(v6->sin6_scope_id, 0);
+    static const char *const not_literals[] = {"[::1]", "fe80::1%eth0", "1.2.3", "localhost", ""};
+    for (size_t i = 0; i < sizeof not_literals / sizeof not_literals[0]; i++) {
+        assert_int_equal(nd_net_address_from_literal(not_literals[i], 80, &address), 0);
+        assert_int_equal(address.ss_family, 0);
+    }
+}
+
 /* A listener on 127.0.0.1, on a port the kernel picks. */
 static int loopback_listener(struct sockaddr_storage *bound)
 {
@@ -275,9 +303,13 @@ static void test_format_matches_inet_ntop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_endpoints),          cmocka_unit_test(test_parse_host_port),
-        cmocka_unit_test(test_listen_on_ephemeral_port), cmocka_unit_test(test_defer_accept),
-        cmocka_unit_test(test_bind_udp_beside_tcp),      cmocka_unit_test(test_format_ipv6),
+        cmocka_unit_test(test_parse_endpoints),
+        cmocka_unit_test(test_parse_host_port),
+        cmocka_unit_test(test_address_from_literal),
+        cmocka_unit_test(test_listen_on_ephemeral_port),
+        cmocka_unit_test(test_defer_accept),
+        cmocka_unit_test(test_bind_udp_beside_tcp),
+        cmocka_unit_test(test_format_ipv6),
         cmocka_unit_test(test_format_matches_inet_ntop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
