@@ -7,12 +7,14 @@
 #include <string.h>
 
 #include "probe/destination.h"
+#include "probe/probe_life.h"
 #include "runtime/runtime.h"
 
 const uint64_t nd_connect_bucket_bounds_us[ND_CONNECT_BUCKETS] = {
     100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000, 10000000, UINT64_MAX};
 
 struct nd_connect_probe {
+    struct nd_probe_life life; /* first: the handles' data serves it as well */
     uv_loop_t *loop;
     const struct nd_connect_request *request;
     struct nd_connect_result *result;
@@ -33,10 +35,6 @@ struct nd_connect_probe {
     size_t next_address;
     enum nd_connect_phase phase;
     uint64_t start_ns, attempt_ns, connected_ns, first_byte_ns;
-    unsigned open_handles; /* whose close callback is still due */
-    bool looking_up;       /* a uv_getaddrinfo whose callback is still due */
-    bool socket_open;
-    bool finished;
 };
 
 /* Indexed by the enums; a missing name is a compile error, not a NULL. */
@@ -133,10 +131,9 @@ static void record_stats(const struct nd_connect_probe *probe)
                                   result->first_byte_us);
 }
 
-static void maybe_done(struct nd_connect_probe *probe)
+static void release(struct nd_probe_life *life)
 {
-    if (probe->open_handles > 0 || probe->looking_up)
-        return;
+    struct nd_connect_probe *probe = (struct nd_connect_probe *)life;
     nd_connect_done_fn done = probe->done;
     void *context = probe->context;
     nd_tls_session_free(probe->tls);
@@ -145,33 +142,11 @@ static void maybe_done(struct nd_connect_probe *probe)
     done(context);
 }
 
-static void on_handle_closed(uv_handle_t *handle)
-{
-    struct nd_connect_probe *probe = handle->data;
-    probe->open_handles--;
-    if (probe->finished)
-        maybe_done(probe);
-}
-
 static void connect_next(struct nd_connect_probe *probe);
 
-/* A failed attempt's socket is closed before the next attempt opens one. */
-static void on_attempt_closed(uv_handle_t *handle)
+static void next_attempt(struct nd_probe_life *life)
 {
-    struct nd_connect_probe *probe = handle->data;
-    probe->open_handles--;
-    if (probe->finished)
-        maybe_done(probe);
-    else
-        connect_next(probe);
-}
-
-static void close_socket(struct nd_connect_probe *probe, uv_close_cb closed)
-{
-    if (!probe->socket_open)
-        return;
-    probe->socket_open = false;
-    uv_close((uv_handle_t *)&probe->socket, closed);
+    connect_next((struct nd_connect_probe *)life);
 }
 
 /* The probe is over: the verdict, then every handle closes; done follows
@@ -179,9 +154,8 @@ static void close_socket(struct nd_connect_probe *probe, uv_close_cb closed)
 static void finish(struct nd_connect_probe *probe, bool ok, enum nd_connect_outcome outcome,
                    const struct nd_error *error)
 {
-    if (probe->finished)
+    if (probe->life.finished)
         return;
-    probe->finished = true;
     struct nd_connect_result *result = probe->result;
     result->ok = ok;
     result->failed_phase = probe->phase;
@@ -190,15 +164,10 @@ static void finish(struct nd_connect_probe *probe, bool ok, enum nd_connect_outc
         result->error = *error;
     result->total_us = elapsed_us(probe->start_ns);
     record_stats(probe);
-    uv_close((uv_handle_t *)&probe->deadline, on_handle_closed);
-    uv_close((uv_handle_t *)&probe->quiet, on_handle_closed);
-    close_socket(probe, on_handle_closed);
     if (probe->request->tls)
         nd_tls_trust_unwait(probe->request->trust, &probe->trust_waiter);
-    /* A lookup not started yet leaves the pool's queue; one under way comes
-     * back in on_resolved, which sees the probe finished. */
-    if (probe->looking_up)
-        uv_cancel((uv_req_t *)&probe->lookup);
+    nd_probe_life_finish(&probe->life, &probe->deadline, &probe->quiet,
+                         (uv_handle_t *)&probe->socket, &probe->lookup);
 }
 
 static void fail(struct nd_connect_probe *probe, enum nd_connect_outcome outcome,
@@ -298,7 +267,7 @@ static void on_read(uv_stream_t *stream, ssize_t count, const uv_buf_t *buffer)
 {
     struct nd_connect_probe *probe = stream->data;
     (void)buffer;
-    if (probe->finished || count == 0)
+    if (probe->life.finished || count == 0)
         return;
     if (count > 0) {
         got_bytes(probe, (size_t)count);
@@ -332,7 +301,7 @@ static void await_reply(struct nd_connect_probe *probe)
 static void on_written(uv_write_t *request, int status)
 {
     struct nd_connect_probe *probe = request->data;
-    if (probe->finished)
+    if (probe->life.finished)
         return;
     probe->result->send_us = elapsed_us(probe->attempt_ns);
     if (status != 0) {
@@ -372,7 +341,7 @@ static void on_tls_written(uv_write_t *request, int status)
     free(write->data);
     free(write);
     probe->tls_writes--;
-    if (probe->finished)
+    if (probe->life.finished)
         return;
     if (status != 0) {
         fail_errno(probe, status, "send");
@@ -420,7 +389,7 @@ static bool flush_tls(struct nd_connect_probe *probe)
 static void drain_tls(struct nd_connect_probe *probe)
 {
     struct nd_connect_result *result = probe->result;
-    while (!probe->finished) {
+    while (!probe->life.finished) {
         if (!result->received && !(result->received = malloc(probe->request->read_limit))) {
             struct nd_error error;
             nd_error_set(&error, ND_ERR_NO_MEMORY, "out of memory");
@@ -504,7 +473,7 @@ static void on_tls_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer
 static void on_tls_read(uv_stream_t *stream, ssize_t count, const uv_buf_t *buffer)
 {
     struct nd_connect_probe *probe = stream->data;
-    if (probe->finished || count == 0)
+    if (probe->life.finished || count == 0)
         return;
     if (count > 0) {
         struct nd_error error;
@@ -612,7 +581,7 @@ static void start_tls(struct nd_connect_probe *probe)
 static void on_connected(uv_connect_t *request, int status)
 {
     struct nd_connect_probe *probe = request->data;
-    if (probe->finished)
+    if (probe->life.finished)
         return; /* cancelled: the socket is closing */
     struct nd_connect_result *result = probe->result;
     struct nd_connect_attempt *attempt = &result->attempts[result->attempt_count - 1];
@@ -620,7 +589,7 @@ static void on_connected(uv_connect_t *request, int status)
     attempt->outcome = nd_connect_classify(-status);
     if (status != 0) {
         nd_runtime_set_error(&attempt->error, status, "connect");
-        close_socket(probe, on_attempt_closed);
+        nd_probe_life_close_socket(&probe->life, (uv_handle_t *)&probe->socket, true);
         return;
     }
     result->connected = true;
@@ -660,16 +629,14 @@ static void connect_next(struct nd_connect_probe *probe)
     attempt->family = result->addresses[index].family;
     probe->attempt_ns = uv_hrtime();
     uv_tcp_init(probe->loop, &probe->socket);
-    probe->socket.data = probe;
-    probe->socket_open = true;
-    probe->open_handles++;
+    nd_probe_life_hold_socket(&probe->life, (uv_handle_t *)&probe->socket);
     probe->connecting.data = probe;
     int status = uv_tcp_connect(&probe->connecting, &probe->socket,
                                 &probe->destination.addresses[index].any, on_connected);
     if (status != 0) {
         attempt->outcome = nd_connect_classify(-status);
         nd_runtime_set_error(&attempt->error, status, "connect");
-        close_socket(probe, on_attempt_closed);
+        nd_probe_life_close_socket(&probe->life, (uv_handle_t *)&probe->socket, true);
     }
 }
 
@@ -695,12 +662,8 @@ static void check_and_connect(struct nd_connect_probe *probe)
 static void on_resolved(uv_getaddrinfo_t *lookup, int status, struct addrinfo *list)
 {
     struct nd_connect_probe *probe = lookup->data;
-    probe->looking_up = false;
-    if (probe->finished) {
-        uv_freeaddrinfo(list);
-        maybe_done(probe);
+    if (!nd_probe_life_lookup_returned(&probe->life, list))
         return;
-    }
     probe->result->resolve_us = elapsed_us(probe->start_ns);
     nd_destination_take_lookup(&probe->destination, status, list);
     uv_freeaddrinfo(list);
@@ -762,10 +725,7 @@ struct nd_connect_probe *nd_connect_start(uv_loop_t *loop, const struct nd_conne
                                                  .result = result};
     probe->start_ns = uv_hrtime();
     probe->phase = ND_CONNECT_RESOLVE;
-    uv_timer_init(loop, &probe->deadline);
-    uv_timer_init(loop, &probe->quiet);
-    probe->deadline.data = probe->quiet.data = probe;
-    probe->open_handles = 2;
+    nd_probe_life_begin(&probe->life, loop, &probe->deadline, &probe->quiet, release, next_attempt);
     uv_timer_start(&probe->deadline, on_deadline, request->timeout_ms, 0);
     if (nd_destination_take_literal(&probe->destination)) {
         check_and_connect(probe);
@@ -776,7 +736,7 @@ struct nd_connect_probe *nd_connect_start(uv_loop_t *loop, const struct nd_conne
         fail(probe, ND_CONNECT_DNS_ERROR, &result->resolve_error);
         return probe;
     }
-    probe->looking_up = true;
+    probe->life.looking_up = true;
     return probe;
 }
 

@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "probe/destination.h"
+#include "probe/probe_life.h"
 #include "runtime/runtime.h"
 
 struct nd_udp_probe {
+    struct nd_probe_life life; /* first: the handles' data serves it as well */
     uv_loop_t *loop;
     const struct nd_udp_request *request;
     struct nd_udp_result *result;
@@ -24,10 +26,6 @@ struct nd_udp_probe {
     uint64_t start_ns, attempt_ns, exchange_ns;
     uint64_t sent_ns[ND_UDP_COUNT_MAX];
     char *buffer; /* one datagram, while the exchange runs */
-    unsigned open_handles;
-    bool looking_up;
-    bool socket_open;
-    bool finished;
 };
 
 static const char *const phase_names[ND_UDP_PHASE_COUNT] = {"resolve", "connect", "exchange"};
@@ -84,10 +82,9 @@ static void record_stats(const struct nd_udp_probe *probe)
     }
 }
 
-static void maybe_done(struct nd_udp_probe *probe)
+static void release(struct nd_probe_life *life)
 {
-    if (probe->open_handles > 0 || probe->looking_up)
-        return;
+    struct nd_udp_probe *probe = (struct nd_udp_probe *)life;
     nd_udp_done_fn done = probe->done;
     void *context = probe->context;
     free(probe->buffer);
@@ -95,41 +92,18 @@ static void maybe_done(struct nd_udp_probe *probe)
     done(context);
 }
 
-static void on_handle_closed(uv_handle_t *handle)
-{
-    struct nd_udp_probe *probe = handle->data;
-    probe->open_handles--;
-    if (probe->finished)
-        maybe_done(probe);
-}
-
 static void connect_next(struct nd_udp_probe *probe);
 
-/* An address given up on: its socket closes before the next one opens. */
-static void on_attempt_closed(uv_handle_t *handle)
+static void next_attempt(struct nd_probe_life *life)
 {
-    struct nd_udp_probe *probe = handle->data;
-    probe->open_handles--;
-    if (probe->finished)
-        maybe_done(probe);
-    else
-        connect_next(probe);
-}
-
-static void close_socket(struct nd_udp_probe *probe, uv_close_cb closed)
-{
-    if (!probe->socket_open)
-        return;
-    probe->socket_open = false;
-    uv_close((uv_handle_t *)&probe->socket, closed);
+    connect_next((struct nd_udp_probe *)life);
 }
 
 static void finish(struct nd_udp_probe *probe, bool ok, enum nd_udp_outcome outcome,
                    const struct nd_error *error)
 {
-    if (probe->finished)
+    if (probe->life.finished)
         return;
-    probe->finished = true;
     struct nd_udp_result *result = probe->result;
     result->ok = ok;
     result->failed_phase = probe->phase;
@@ -138,11 +112,8 @@ static void finish(struct nd_udp_probe *probe, bool ok, enum nd_udp_outcome outc
         result->error = *error;
     result->total_us = elapsed_us(probe->start_ns);
     record_stats(probe);
-    uv_close((uv_handle_t *)&probe->deadline, on_handle_closed);
-    uv_close((uv_handle_t *)&probe->pace, on_handle_closed);
-    close_socket(probe, on_handle_closed);
-    if (probe->looking_up)
-        uv_cancel((uv_req_t *)&probe->lookup);
+    nd_probe_life_finish(&probe->life, &probe->deadline, &probe->pace,
+                         (uv_handle_t *)&probe->socket, &probe->lookup);
 }
 
 static void fail(struct nd_udp_probe *probe, enum nd_udp_outcome outcome,
@@ -223,14 +194,14 @@ static void exchange_failed(struct nd_udp_probe *probe, int datagram, int status
     result->sent = result->extra_replies = 0;
     result->path.connected = false;
     result->path.local[0] = result->path.peer[0] = '\0';
-    close_socket(probe, on_attempt_closed);
+    nd_probe_life_close_socket(&probe->life, (uv_handle_t *)&probe->socket, true);
 }
 
 static void send_next(struct nd_udp_probe *probe)
 {
     struct nd_udp_result *result = probe->result;
     const struct nd_udp_request *request = probe->request;
-    if (probe->finished)
+    if (probe->life.finished)
         return;
     unsigned index = result->sent;
     uv_buf_t buffer = uv_buf_init((char *)request->send, (unsigned)request->send_length);
@@ -302,7 +273,7 @@ static void on_receive(uv_udp_t *socket, ssize_t count, const uv_buf_t *buffer,
 {
     struct nd_udp_probe *probe = socket->data;
     (void)flags; /* a datagram never exceeds the buffer: UV_UDP_PARTIAL cannot come */
-    if (probe->finished)
+    if (probe->life.finished)
         return;
     if (count < 0) {
         exchange_failed(probe, awaiting(probe), (int)count, "recv");
@@ -366,15 +337,13 @@ static void connect_next(struct nd_udp_probe *probe)
         connect_next(probe);
         return;
     }
-    probe->socket.data = probe;
-    probe->socket_open = true;
-    probe->open_handles++;
+    nd_probe_life_hold_socket(&probe->life, (uv_handle_t *)&probe->socket);
     status = uv_udp_connect(&probe->socket, &probe->destination.addresses[index].any);
     attempt->duration_us = elapsed_us(probe->attempt_ns);
     attempt->outcome = nd_connect_classify(-status);
     if (status != 0) {
         nd_runtime_set_error(&attempt->error, status, "connect");
-        close_socket(probe, on_attempt_closed);
+        nd_probe_life_close_socket(&probe->life, (uv_handle_t *)&probe->socket, true);
         return;
     }
     path->connected = true;
@@ -400,12 +369,8 @@ static void check_and_connect(struct nd_udp_probe *probe)
 static void on_resolved(uv_getaddrinfo_t *lookup, int status, struct addrinfo *list)
 {
     struct nd_udp_probe *probe = lookup->data;
-    probe->looking_up = false;
-    if (probe->finished) {
-        uv_freeaddrinfo(list);
-        maybe_done(probe);
+    if (!nd_probe_life_lookup_returned(&probe->life, list))
         return;
-    }
     probe->result->path.resolve_us = elapsed_us(probe->start_ns);
     nd_destination_take_lookup(&probe->destination, status, list);
     uv_freeaddrinfo(list);
@@ -450,10 +415,7 @@ struct nd_udp_probe *nd_udp_start(uv_loop_t *loop, const struct nd_udp_request *
                                                  .result = &result->path};
     probe->start_ns = uv_hrtime();
     probe->phase = ND_UDP_RESOLVE;
-    uv_timer_init(loop, &probe->deadline);
-    uv_timer_init(loop, &probe->pace);
-    probe->deadline.data = probe->pace.data = probe;
-    probe->open_handles = 2;
+    nd_probe_life_begin(&probe->life, loop, &probe->deadline, &probe->pace, release, next_attempt);
     uv_timer_start(&probe->deadline, on_deadline, request->timeout_ms, 0);
     if (nd_destination_take_literal(&probe->destination)) {
         check_and_connect(probe);
@@ -464,7 +426,7 @@ struct nd_udp_probe *nd_udp_start(uv_loop_t *loop, const struct nd_udp_request *
         fail(probe, ND_UDP_DNS_ERROR, &result->path.resolve_error);
         return probe;
     }
-    probe->looking_up = true;
+    probe->life.looking_up = true;
     return probe;
 }
 
