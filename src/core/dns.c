@@ -219,14 +219,12 @@ done:
     return kind;
 }
 
+/* The flag is read from the header (RFC 1035 section 4.1.1: TC is bit 1
+ * of the third byte): the reply was parsed whole when it was classified. */
 bool nd_dns_reply_truncated(const uint8_t *reply, size_t reply_length)
 {
-    ldns_pkt *received = NULL;
-    if (ldns_wire2pkt(&received, reply, reply_length) != LDNS_STATUS_OK)
-        return false;
-    bool truncated = ldns_pkt_tc(received);
-    ldns_pkt_free(received);
-    return truncated;
+    enum { FLAGS_BYTE = 2, TC_BIT = 0x02 };
+    return reply_length > FLAGS_BYTE && (reply[FLAGS_BYTE] & TC_BIT) != 0;
 }
 
 /* --- Parsing a reply into plain structs. --- */
