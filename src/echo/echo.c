@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include "netdiag/list.h"
 #include "runtime/runtime.h"
 
 /*
@@ -31,8 +32,7 @@ struct connection {
     bool closing;
     bool counted; /* among the open connections (a refused one never is) */
     uint64_t last_active_ms;
-    /* Least recently active first: the idle timer looks at the head only. */
-    struct connection *older, *newer;
+    struct nd_list_node by_activity; /* in nd_echo's */
 };
 
 struct nd_echo {
@@ -42,7 +42,9 @@ struct nd_echo {
     uv_tcp_t listener;
     uv_timer_t idle_timer;
     atomic_bool accepting;
-    struct connection *oldest, *newest;
+    /* The connections, least recently active first: the idle timer looks
+     * at the first only. */
+    struct nd_list by_activity;
     /* Buffers come and go with every message of a ping-pong client; a few
      * spares kept here save a malloc and a free (and glibc's heap trimming)
      * per round trip, while idle connections still hold none. */
@@ -77,17 +79,10 @@ static void handle_closed(struct nd_echo *echo)
         nd_runtime_signal(echo->stopped);
 }
 
-static void unlink_connection(struct nd_echo *echo, struct connection *connection)
+static struct connection *oldest(const struct nd_echo *echo)
 {
-    if (connection->older)
-        connection->older->newer = connection->newer;
-    else if (echo->oldest == connection)
-        echo->oldest = connection->newer;
-    if (connection->newer)
-        connection->newer->older = connection->older;
-    else if (echo->newest == connection)
-        echo->newest = connection->older;
-    connection->older = connection->newer = NULL;
+    struct nd_list_node *first = echo->by_activity.first;
+    return first ? ND_LIST_ENTRY(first, struct connection, by_activity) : NULL;
 }
 
 static void on_idle_timer(uv_timer_t *timer);
@@ -99,23 +94,18 @@ static void arm_idle_timer(struct nd_echo *echo)
 {
     uint64_t limit_ms = (uint64_t)echo->config.idle_timeout_s * 1000u;
     uint64_t now = uv_now(echo->loop);
-    uint64_t due = echo->oldest->last_active_ms + limit_ms;
+    uint64_t due = oldest(echo)->last_active_ms + limit_ms;
     uv_timer_start(&echo->idle_timer, on_idle_timer, due > now ? due - now : 0, 0);
 }
 
 static void mark_active(struct nd_echo *echo, struct connection *connection)
 {
     connection->last_active_ms = uv_now(echo->loop);
-    if (echo->newest == connection)
+    if (echo->by_activity.last == &connection->by_activity)
         return;
-    unlink_connection(echo, connection);
-    bool was_empty = echo->oldest == NULL;
-    connection->older = echo->newest;
-    if (echo->newest)
-        echo->newest->newer = connection;
-    else
-        echo->oldest = connection;
-    echo->newest = connection;
+    nd_list_remove(&echo->by_activity, &connection->by_activity);
+    bool was_empty = echo->by_activity.first == NULL;
+    nd_list_append(&echo->by_activity, &connection->by_activity);
     if (was_empty)
         arm_idle_timer(echo);
 }
@@ -137,7 +127,7 @@ static void close_connection(struct connection *connection)
     if (connection->closing)
         return;
     connection->closing = true;
-    unlink_connection(connection->echo, connection);
+    nd_list_remove(&connection->echo->by_activity, &connection->by_activity);
     /* A write still waiting gets its callback, with UV_ECANCELED, first. */
     uv_close((uv_handle_t *)&connection->handle, on_connection_closed);
 }
@@ -357,9 +347,9 @@ static void on_idle_timer(uv_timer_t *timer)
     struct nd_echo *echo = timer->data;
     uint64_t limit_ms = (uint64_t)echo->config.idle_timeout_s * 1000u;
     uint64_t now = uv_now(echo->loop);
-    while (echo->oldest && now - echo->oldest->last_active_ms >= limit_ms)
-        close_connection(echo->oldest);
-    if (echo->oldest)
+    while (oldest(echo) && now - oldest(echo)->last_active_ms >= limit_ms)
+        close_connection(oldest(echo));
+    if (oldest(echo))
         arm_idle_timer(echo);
 }
 
@@ -453,8 +443,8 @@ static void stop_on_loop(void *argument, uv_loop_t *loop, struct nd_runtime_done
     echo->stopped = done;
     uv_close((uv_handle_t *)&echo->listener, on_listener_closed);
     uv_close((uv_handle_t *)&echo->idle_timer, on_listener_closed);
-    while (echo->oldest)
-        close_connection(echo->oldest);
+    while (oldest(echo))
+        close_connection(oldest(echo));
 }
 
 void nd_echo_stop(struct nd_echo *echo)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "http/request.h"
+#include "netdiag/list.h"
 #include "runtime/runtime.h"
 
 /* ND_DEFERRED_* once settled. */
@@ -27,7 +28,7 @@ struct nd_deferred_job {
     /* Loop thread only. */
     uv_timer_t deadline;
     bool work_over;
-    struct nd_deferred_job *previous, *next; /* the engine's jobs on the loop */
+    struct nd_list_node in_engine; /* among the engine's jobs on the loop */
 };
 
 struct nd_deferred {
@@ -36,7 +37,7 @@ struct nd_deferred {
     atomic_bool stopping;
     atomic_uint_fast64_t waiting, queued, rejected, expired, completed;
     /* Loop thread only. */
-    struct nd_deferred_job *jobs;
+    struct nd_list jobs;
     bool freeing; /* free the engine when the last job is gone */
     struct nd_runtime_task free_task;
 };
@@ -86,14 +87,9 @@ static void on_job_closed(uv_handle_t *handle)
 {
     struct nd_deferred_job *job = handle->data;
     struct nd_deferred *engine = job->engine;
-    if (job->previous)
-        job->previous->next = job->next;
-    else
-        engine->jobs = job->next;
-    if (job->next)
-        job->next->previous = job->previous;
+    nd_list_remove(&engine->jobs, &job->in_engine);
     unreference(job);
-    if (engine->freeing && !engine->jobs)
+    if (engine->freeing && !engine->jobs.first)
         free(engine);
 }
 
@@ -118,10 +114,7 @@ static void start_job(struct nd_runtime_task *task, uv_loop_t *loop)
     /* uv_timer_init cannot fail on Linux: it only fills the handle. */
     uv_timer_init(loop, &job->deadline);
     job->deadline.data = job;
-    job->next = engine->jobs;
-    if (engine->jobs)
-        engine->jobs->previous = job;
-    engine->jobs = job;
+    nd_list_append(&engine->jobs, &job->in_engine);
     uv_timer_start(&job->deadline, on_deadline, job->timeout_ms, 0);
     job->ops->start(job, job->state, loop);
 }
@@ -143,7 +136,8 @@ static void stop_on_loop(void *argument, uv_loop_t *loop, struct nd_runtime_done
     struct nd_deferred *engine = argument;
     (void)loop;
     atomic_store_explicit(&engine->stopping, true, memory_order_relaxed);
-    for (struct nd_deferred_job *job = engine->jobs; job; job = job->next) {
+    for (struct nd_list_node *node = engine->jobs.first; node; node = node->next) {
+        struct nd_deferred_job *job = ND_LIST_ENTRY(node, struct nd_deferred_job, in_engine);
         if (pending(job))
             expire(job, ND_DEFERRED_STOPPED);
     }
@@ -163,7 +157,7 @@ static void free_on_loop(struct nd_runtime_task *task, uv_loop_t *loop)
     struct nd_deferred *engine =
         (struct nd_deferred *)((char *)task - offsetof(struct nd_deferred, free_task));
     (void)loop;
-    if (engine->jobs)
+    if (engine->jobs.first)
         engine->freeing = true;
     else
         free(engine);
@@ -175,7 +169,7 @@ void nd_deferred_free(struct nd_deferred *engine)
         return;
     engine->free_task.run = free_on_loop;
     /* A runtime already stopped runs nothing of ours any more. */
-    if (!nd_runtime_post(engine->runtime, &engine->free_task) && !engine->jobs)
+    if (!nd_runtime_post(engine->runtime, &engine->free_task) && !engine->jobs.first)
         free(engine);
 }
 

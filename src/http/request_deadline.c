@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "netdiag/clock.h"
+#include "netdiag/list.h"
 #include "runtime/runtime.h"
 
 /* Zero in waiting_since: the connection is not waiting for a request. */
@@ -22,7 +23,7 @@ struct nd_deadline_watch {
      * sweeper: an atomic, so that the hot path takes no lock. */
     atomic_uint_fast64_t waiting_since_ns;
     bool expired;
-    struct nd_deadline_watch *previous, *next;
+    struct nd_list_node node;
 };
 
 struct nd_request_deadline {
@@ -36,7 +37,7 @@ struct nd_request_deadline {
     /* Guards the list, each watch's expired flag and sweeping. Held while a
      * socket is shut down, so that forget (and then the close) waits. */
     pthread_mutex_t lock;
-    struct nd_deadline_watch *head;
+    struct nd_list watches;
     bool sweeping; /* the sweep timer runs, or wake is on its way to start it */
     bool always;   /* no wake (eventfd failed): the sweep runs all the time */
     atomic_uint_fast64_t expired;
@@ -44,7 +45,8 @@ struct nd_request_deadline {
 
 static void expire_late(struct nd_request_deadline *deadline, uint64_t now)
 {
-    for (struct nd_deadline_watch *watch = deadline->head; watch; watch = watch->next) {
+    for (struct nd_list_node *node = deadline->watches.first; node; node = node->next) {
+        struct nd_deadline_watch *watch = ND_LIST_ENTRY(node, struct nd_deadline_watch, node);
         uint64_t since = atomic_load_explicit(&watch->waiting_since_ns, memory_order_relaxed);
         /* since may be later than now: rearmed after the sweep read the clock. */
         if (watch->expired || since == NOT_WAITING || since > now ||
@@ -72,7 +74,7 @@ static void on_sweep(uv_timer_t *timer)
     struct nd_request_deadline *deadline = timer->data;
     pthread_mutex_lock(&deadline->lock);
     expire_late(deadline, nd_clock_monotonic_ns());
-    if (!deadline->head && !deadline->always) {
+    if (!deadline->watches.first && !deadline->always) {
         deadline->sweeping = false;
         uv_timer_stop(timer);
     }
@@ -144,10 +146,7 @@ struct nd_deadline_watch *nd_request_deadline_watch(struct nd_request_deadline *
     watch->fd = fd;
     atomic_init(&watch->waiting_since_ns, nd_clock_monotonic_ns());
     pthread_mutex_lock(&deadline->lock);
-    watch->next = deadline->head;
-    if (deadline->head)
-        deadline->head->previous = watch;
-    deadline->head = watch;
+    nd_list_append(&deadline->watches, &watch->node);
     bool start = !deadline->sweeping;
     deadline->sweeping = true;
     pthread_mutex_unlock(&deadline->lock);
@@ -174,12 +173,7 @@ void nd_request_deadline_forget(struct nd_request_deadline *deadline,
     if (!watch)
         return;
     pthread_mutex_lock(&deadline->lock);
-    if (watch->previous)
-        watch->previous->next = watch->next;
-    else
-        deadline->head = watch->next;
-    if (watch->next)
-        watch->next->previous = watch->previous;
+    nd_list_remove(&deadline->watches, &watch->node);
     pthread_mutex_unlock(&deadline->lock);
     free(watch);
 }
@@ -212,9 +206,10 @@ void nd_request_deadline_stop(struct nd_request_deadline *deadline)
     if (!deadline)
         return;
     nd_runtime_call(deadline->runtime, stop_on_loop, deadline);
-    while (deadline->head) {
-        struct nd_deadline_watch *watch = deadline->head;
-        deadline->head = watch->next;
+    while (deadline->watches.first) {
+        struct nd_deadline_watch *watch =
+            ND_LIST_ENTRY(deadline->watches.first, struct nd_deadline_watch, node);
+        nd_list_remove(&deadline->watches, &watch->node);
         free(watch);
     }
     pthread_mutex_destroy(&deadline->lock);

@@ -23,7 +23,7 @@ struct nd_tls_trust {
     /* Read by /metrics on the HTTP threads while the pool may write them. */
     atomic_uint system_count, extra_count;
     enum { SYSTEM_UNREAD, SYSTEM_LOADING, SYSTEM_READ } system_state;
-    struct nd_tls_trust_waiter *first_waiting, *last_waiting;
+    struct nd_list waiting; /* of struct nd_tls_trust_waiter, first come first */
 };
 
 struct nd_tls_session {
@@ -85,13 +85,7 @@ enum nd_tls_trust_wait nd_tls_trust_wait(struct nd_tls_trust *trust,
 {
     if (trust->system_state == SYSTEM_READ)
         return ND_TLS_TRUST_READY;
-    waiter->next = NULL;
-    waiter->previous = trust->last_waiting;
-    if (trust->last_waiting)
-        trust->last_waiting->next = waiter;
-    else
-        trust->first_waiting = waiter;
-    trust->last_waiting = waiter;
+    nd_list_append(&trust->waiting, &waiter->node);
     if (trust->system_state == SYSTEM_LOADING)
         return ND_TLS_TRUST_QUEUED;
     trust->system_state = SYSTEM_LOADING;
@@ -100,17 +94,7 @@ enum nd_tls_trust_wait nd_tls_trust_wait(struct nd_tls_trust *trust,
 
 void nd_tls_trust_unwait(struct nd_tls_trust *trust, struct nd_tls_trust_waiter *waiter)
 {
-    if (!waiter->previous && trust->first_waiting != waiter)
-        return; /* not queued (any more) */
-    if (waiter->previous)
-        waiter->previous->next = waiter->next;
-    else
-        trust->first_waiting = waiter->next;
-    if (waiter->next)
-        waiter->next->previous = waiter->previous;
-    else
-        trust->last_waiting = waiter->previous;
-    waiter->previous = waiter->next = NULL;
+    nd_list_remove(&trust->waiting, &waiter->node);
 }
 
 void nd_tls_trust_load_system(struct nd_tls_trust *trust)
@@ -127,8 +111,9 @@ void nd_tls_trust_loaded(struct nd_tls_trust *trust)
     trust->system_state = SYSTEM_READ;
     /* A ready callback may end its probe, and so unwait another waiter:
      * take each one off the queue before calling it. */
-    while (trust->first_waiting) {
-        struct nd_tls_trust_waiter *waiter = trust->first_waiting;
+    while (trust->waiting.first) {
+        struct nd_tls_trust_waiter *waiter =
+            ND_LIST_ENTRY(trust->waiting.first, struct nd_tls_trust_waiter, node);
         nd_tls_trust_unwait(trust, waiter);
         waiter->ready(waiter);
     }

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "netdiag/error.h"
+#include "netdiag/list.h"
 
 enum {
     ND_TLS_CHAIN_MAX = 8,
@@ -48,7 +49,7 @@ void nd_tls_trust_counts(const struct nd_tls_trust *trust, unsigned *system, uns
  * no session may use the trust before loaded. */
 struct nd_tls_trust_waiter {
     void (*ready)(struct nd_tls_trust_waiter *waiter);
-    struct nd_tls_trust_waiter *previous, *next;
+    struct nd_list_node node; /* in the trust's queue; zeroed when in none */
 };
 
 enum nd_tls_trust_wait {
