@@ -10,7 +10,8 @@
 #   CPU per interval: each process's CPU time (every thread, from
 #     /proc/PID/task/*/schedstat, in ns) over $BENCH_FLEET_ROUNDS intervals,
 #     divided by the rounds it ran: its own probes of N peers plus answering
-#     the N peers that probe it; the median and the highest process; beside
+#     the N peers that probe it; the median and the highest process, and the
+#     median of libmicrohttpd's thread alone (the answers to GET /healthz); beside
 #     it the reference, the kernel's share alone (tests/bench/fleet_floor.c);
 #   /fleet?scope=all: the N x N matrix from one pod, $BENCH_ROUNDS times;
 #   RSS: VmRSS of every process, the median and the highest.
@@ -83,27 +84,41 @@ for _ in $(seq 120); do
 done
 echo "fleet: $peers pods, interval ${interval} s; $ready of them see all $peers peers healthy"
 
-# CPU time of every thread of a process, in ns.
+# CPU time of every thread of a process, in ns; and of libmicrohttpd's threads
+# alone (named "MHD-..."), which answer the peers' GET /healthz.
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{sum += $1} END {printf "%d", sum}'; }
+http_cpu_ns() {
+  local task sum=0
+  for task in /proc/"$1"/task/*; do
+    case $(cat "$task/comm" 2>/dev/null) in
+    MHD-*) sum=$((sum + $(awk '{print $1}' "$task/schedstat" 2>/dev/null || echo 0))) ;;
+    esac
+  done
+  echo "$sum"
+}
 rounds_of() {
   curl -fs "http://$(address "$1"):$http_port/fleet" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["rounds"])'
 }
-declare -a cpu_before rounds_before
+declare -a cpu_before http_before rounds_before
 for i in $(seq "$peers"); do
   cpu_before[i]=$(cpu_ns "${pod_pids[i - 1]}")
+  http_before[i]=$(http_cpu_ns "${pod_pids[i - 1]}")
   rounds_before[i]=$(rounds_of "$i")
 done
 sleep $((interval * measured_rounds))
-per_round=""
+per_round="" http_per_round=""
 for i in $(seq "$peers"); do
   cpu=$(($(cpu_ns "${pod_pids[i - 1]}") - cpu_before[i]))
+  http=$(($(http_cpu_ns "${pod_pids[i - 1]}") - http_before[i]))
   ran=$(($(rounds_of "$i") - rounds_before[i]))
   per_round+="$(awk -v c="$cpu" -v r="$ran" 'BEGIN {printf "%.3f", r ? c / r / 1e6 : -1}') "
+  http_per_round+="$(awk -v c="$http" -v r="$ran" 'BEGIN {printf "%.3f", r ? c / r / 1e6 : -1}') "
 done
 highest=$(tr ' ' '\n' <<<"$per_round" | grep -v '^$' | sort -g | tail -1)
 echo "CPU per interval and process (probing $peers peers and answering their probes):" \
-  "median $(median_of "$per_round") ms, highest $highest ms (target: under 5 ms)"
+  "median $(median_of "$per_round") ms, highest $highest ms (target: under 5 ms);" \
+  "of it, libmicrohttpd's thread answering the peers' GET /healthz: median $(median_of "$http_per_round") ms"
 floor_us=$("$tools/fleet_floor" 127.0.1.1 20000 | awk '{print $2}')
 floor_ms=$(awk -v us="$floor_us" -v n="$peers" 'BEGIN {printf "%.2f", us * n / 1000}')
 echo "reference (tests/bench/fleet_floor: the same TCP and UDP exchanges, blocking, no event loop" \
