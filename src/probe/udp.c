@@ -61,6 +61,18 @@ enum nd_udp_outcome nd_udp_classify(int os_error)
     }
 }
 
+void nd_udp_status_error(struct nd_error *error, int status, const char *call,
+                         const char *port_words)
+{
+    nd_runtime_set_error(error, status, call);
+    if (status == UV_ECONNREFUSED)
+        nd_error_set(error, ND_ERR_SYSTEM,
+                     "%s: Connection refused: an ICMP port unreachable came back, nothing "
+                     "listens on %s",
+                     call, port_words);
+    error->os_error = -status;
+}
+
 static uint64_t elapsed_us(uint64_t since_ns)
 {
     return (uv_hrtime() - since_ns) / 1000u;
@@ -168,13 +180,7 @@ static void exchange_failed(struct nd_udp_probe *probe, int datagram, int status
 {
     struct nd_udp_result *result = probe->result;
     struct nd_error error;
-    nd_runtime_set_error(&error, status, call);
-    if (status == UV_ECONNREFUSED)
-        nd_error_set(&error, ND_ERR_SYSTEM,
-                     "%s: Connection refused: an ICMP port unreachable came back, nothing "
-                     "listens on that port",
-                     call);
-    error.os_error = -status;
+    nd_udp_status_error(&error, status, call, "that port");
     enum nd_udp_outcome outcome = nd_udp_classify(-status);
     if (datagram >= 0) {
         result->datagrams[datagram].outcome = outcome;

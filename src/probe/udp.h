@@ -130,4 +130,10 @@ const char *nd_udp_outcome_name(enum nd_udp_outcome outcome);
 /* How a UDP call that failed with errno ended (ECONNREFUSED: refused). */
 enum nd_udp_outcome nd_udp_classify(int os_error);
 
+/* error from a libuv status of call on a connected UDP socket, os_error
+ * set; a refusal says it was an ICMP port unreachable and that nothing
+ * listens on port_words ("that port"). */
+void nd_udp_status_error(struct nd_error *error, int status, const char *call,
+                         const char *port_words);
+
 #endif

@@ -53,13 +53,7 @@ static void settle_status(struct nd_udp_ping *ping, enum nd_udp_phase phase, int
                           const char *call)
 {
     struct nd_error error;
-    nd_runtime_set_error(&error, status, call);
-    if (status == UV_ECONNREFUSED)
-        nd_error_set(&error, ND_ERR_SYSTEM,
-                     "%s: Connection refused: an ICMP port unreachable came back, nothing "
-                     "listens on the peer's echo port",
-                     call);
-    error.os_error = -status;
+    nd_udp_status_error(&error, status, call, "the peer's echo port");
     settle(ping, nd_udp_classify(-status), phase, &error);
 }
 
