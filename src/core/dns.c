@@ -475,15 +475,36 @@ static bool parse_record(const ldns_rr *rr, bool question, struct nd_dns_record 
     return question || parse_fields(rr, record);
 }
 
+/* The message in length bytes of wire format, for ldns_pkt_free. */
+static enum nd_err read_packet(const uint8_t *wire, size_t length, ldns_pkt **packet,
+                               struct nd_error *error)
+{
+    *packet = NULL;
+    ldns_status status = ldns_wire2pkt(packet, wire, length);
+    if (status != LDNS_STATUS_OK)
+        return nd_error_set(error, ND_ERR_PROTOCOL, "%zu bytes that are not a DNS message: %s",
+                            length, ldns_get_errorstr_by_id(status));
+    return ND_OK;
+}
+
+/* The 12-bit RCODE: the header's 4 bits, and EDNS's upper 8 when an OPT
+ * record came (RFC 6891 section 6.1.3). */
+static unsigned full_rcode(const ldns_pkt *packet)
+{
+    unsigned rcode = ldns_pkt_get_rcode(packet);
+    if (ldns_pkt_edns(packet))
+        rcode |= (unsigned)ldns_pkt_edns_extended_rcode(packet) << 4;
+    return rcode;
+}
+
 enum nd_err nd_dns_parse_message(const uint8_t *wire, size_t length, struct nd_dns_message *out,
                                  struct nd_error *error)
 {
     memset(out, 0, sizeof *out);
-    ldns_pkt *packet = NULL;
-    ldns_status status = ldns_wire2pkt(&packet, wire, length);
-    if (status != LDNS_STATUS_OK)
-        return nd_error_set(error, ND_ERR_PROTOCOL, "%zu bytes that are not a DNS message: %s",
-                            length, ldns_get_errorstr_by_id(status));
+    ldns_pkt *packet;
+    enum nd_err err = read_packet(wire, length, &packet, error);
+    if (err != ND_OK)
+        return err;
     out->id = ldns_pkt_id(packet);
     out->opcode = ldns_pkt_get_opcode(packet);
     out->qr = ldns_pkt_qr(packet);
@@ -494,9 +515,8 @@ enum nd_err nd_dns_parse_message(const uint8_t *wire, size_t length, struct nd_d
     out->ad = ldns_pkt_ad(packet);
     out->cd = ldns_pkt_cd(packet);
     out->edns = ldns_pkt_edns(packet);
-    out->rcode = ldns_pkt_get_rcode(packet);
+    out->rcode = full_rcode(packet);
     if (out->edns) {
-        out->rcode |= (unsigned)ldns_pkt_edns_extended_rcode(packet) << 4;
         out->edns_version = ldns_pkt_edns_version(packet);
         out->edns_udp_size = ldns_pkt_edns_udp_size(packet);
         out->edns_do = ldns_pkt_edns_do(packet);
@@ -528,14 +548,11 @@ enum nd_err nd_dns_parse_message(const uint8_t *wire, size_t length, struct nd_d
 enum nd_err nd_dns_reply_addresses(const uint8_t *wire, size_t length, nd_dns_address_fn found,
                                    void *context, unsigned *rcode, struct nd_error *error)
 {
-    ldns_pkt *packet = NULL;
-    ldns_status status = ldns_wire2pkt(&packet, wire, length);
-    if (status != LDNS_STATUS_OK)
-        return nd_error_set(error, ND_ERR_PROTOCOL, "%zu bytes that are not a DNS message: %s",
-                            length, ldns_get_errorstr_by_id(status));
-    *rcode = ldns_pkt_get_rcode(packet);
-    if (ldns_pkt_edns(packet))
-        *rcode |= (unsigned)ldns_pkt_edns_extended_rcode(packet) << 4;
+    ldns_pkt *packet;
+    enum nd_err err = read_packet(wire, length, &packet, error);
+    if (err != ND_OK)
+        return err;
+    *rcode = full_rcode(packet);
     const ldns_rr_list *answers = ldns_pkt_answer(packet);
     for (size_t i = 0; i < ldns_rr_list_rr_count(answers); i++) {
         const ldns_rr *rr = ldns_rr_list_rr(answers, i);
