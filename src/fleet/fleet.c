@@ -195,14 +195,22 @@ static void on_ping_closed(void *context)
     outstanding_done(context);
 }
 
+/* The ping's close ends a ping in flight, whose done comes first; the stop
+ * waits for the close. */
+static void close_ping(struct peer *peer)
+{
+    if (!peer->ping)
+        return;
+    peer->fleet->outstanding++;
+    nd_udp_ping_close(peer->ping, on_ping_closed, peer->fleet);
+    peer->ping = NULL;
+}
+
 /* On the loop thread while its socket is open (nd_fleet_stop frees the
  * rest once the loop has closed them). */
 static void free_peer(struct peer *peer)
 {
-    if (peer->ping) {
-        peer->fleet->outstanding++;
-        nd_udp_ping_close(peer->ping, on_ping_closed, peer->fleet);
-    }
+    close_ping(peer);
     free(peer->request);
     free(peer);
 }
@@ -639,16 +647,11 @@ static void stop_on_loop(void *argument, uv_loop_t *loop, struct nd_runtime_done
         for (int i = 0; i < 2; i++)
             nd_dns_query_cancel(&fleet->lookup->queries[i]);
     }
-    /* A ping's close ends the ping in flight, whose done comes first. */
     for (size_t i = 0; i < fleet->peer_count; i++) {
         struct peer *peer = fleet->peers[i];
         if (peer->tcp_probe)
             nd_connect_cancel(peer->tcp_probe);
-        if (peer->ping) {
-            fleet->outstanding++;
-            nd_udp_ping_close(peer->ping, on_ping_closed, fleet);
-            peer->ping = NULL;
-        }
+        close_ping(peer);
     }
 }
 
