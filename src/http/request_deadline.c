@@ -81,13 +81,18 @@ static void on_sweep(uv_timer_t *timer)
     pthread_mutex_unlock(&deadline->lock);
 }
 
+static void start_sweep(struct nd_request_deadline *deadline)
+{
+    uint64_t period_ms = deadline->period_ns / 1000000u;
+    uv_timer_start(&deadline->sweep, on_sweep, period_ms, period_ms);
+}
+
 static void on_wake(uv_async_t *wake)
 {
     struct nd_request_deadline *deadline = wake->data;
-    uint64_t period_ms = deadline->period_ns / 1000000u;
     pthread_mutex_lock(&deadline->lock);
     if (deadline->sweeping && !uv_is_active((uv_handle_t *)&deadline->sweep))
-        uv_timer_start(&deadline->sweep, on_sweep, period_ms, period_ms);
+        start_sweep(deadline);
     pthread_mutex_unlock(&deadline->lock);
 }
 
@@ -101,9 +106,8 @@ static void start_on_loop(void *argument, uv_loop_t *loop, struct nd_runtime_don
         deadline->wake.data = deadline;
         deadline->open_handles++;
     } else {
-        uint64_t period_ms = deadline->period_ns / 1000000u;
         deadline->always = deadline->sweeping = true;
-        uv_timer_start(&deadline->sweep, on_sweep, period_ms, period_ms);
+        start_sweep(deadline);
     }
     nd_runtime_signal(done);
 }
