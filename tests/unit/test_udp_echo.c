@@ -80,19 +80,8 @@ static struct fixture start(uint32_t rate, uint32_t burst)
 static void fill_address(struct sockaddr_storage *address, socklen_t *length, const char *host,
                          uint16_t port)
 {
-    memset(address, 0, sizeof *address);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)address;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)address;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(port);
-        *length = sizeof *v4;
-        return;
-    }
-    assert_int_equal(inet_pton(AF_INET6, host, &v6->sin6_addr), 1);
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    *length = sizeof *v6;
+    *length = nd_net_address_from_literal(host, port, address);
+    assert_int_not_equal(*length, 0);
 }
 
 /* A client socket bound to from:from_port, connected to to:port (so that
