@@ -11,8 +11,11 @@
 #     /proc/PID/task/*/schedstat, in ns) over $BENCH_FLEET_ROUNDS intervals,
 #     divided by the rounds it ran: its own probes of N peers plus answering
 #     the N peers that probe it; the median and the highest process, and the
-#     median of libmicrohttpd's thread alone (the answers to GET /healthz); beside
-#     it the reference, the kernel's share alone (tests/bench/fleet_floor.c);
+#     median of libmicrohttpd's thread alone (the answers to GET /healthz), and
+#     how many times a process's threads were put on a CPU per interval (the
+#     third field of schedstat: wake-ups and returns from preemption) with the
+#     CPU time each of those runs took; beside it the reference, the kernel's
+#     share alone (tests/bench/fleet_floor.c);
 #   /fleet?scope=all: the N x N matrix from one pod, $BENCH_ROUNDS times;
 #   RSS: VmRSS of every process, the median and the highest.
 set -euo pipefail
@@ -96,29 +99,37 @@ http_cpu_ns() {
   done
   echo "$sum"
 }
+# How many times every thread of a process was put on a CPU.
+runs_of() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{sum += $3} END {printf "%d", sum}'; }
 rounds_of() {
   curl -fs "http://$(address "$1"):$http_port/fleet" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["rounds"])'
 }
-declare -a cpu_before http_before rounds_before
+declare -a cpu_before http_before runs_before rounds_before
 for i in $(seq "$peers"); do
   cpu_before[i]=$(cpu_ns "${pod_pids[i - 1]}")
+  runs_before[i]=$(runs_of "${pod_pids[i - 1]}")
   http_before[i]=$(http_cpu_ns "${pod_pids[i - 1]}")
   rounds_before[i]=$(rounds_of "$i")
 done
 sleep $((interval * measured_rounds))
-per_round="" http_per_round=""
+per_round="" http_per_round="" runs_per_round="" us_per_run=""
 for i in $(seq "$peers"); do
   cpu=$(($(cpu_ns "${pod_pids[i - 1]}") - cpu_before[i]))
   http=$(($(http_cpu_ns "${pod_pids[i - 1]}") - http_before[i]))
+  runs=$(($(runs_of "${pod_pids[i - 1]}") - runs_before[i]))
   ran=$(($(rounds_of "$i") - rounds_before[i]))
   per_round+="$(awk -v c="$cpu" -v r="$ran" 'BEGIN {printf "%.3f", r ? c / r / 1e6 : -1}') "
   http_per_round+="$(awk -v c="$http" -v r="$ran" 'BEGIN {printf "%.3f", r ? c / r / 1e6 : -1}') "
+  runs_per_round+="$(awk -v n="$runs" -v r="$ran" 'BEGIN {printf "%.1f", r ? n / r : -1}') "
+  us_per_run+="$(awk -v c="$cpu" -v n="$runs" 'BEGIN {printf "%.1f", n ? c / n / 1e3 : -1}') "
 done
 highest=$(tr ' ' '\n' <<<"$per_round" | grep -v '^$' | sort -g | tail -1)
 echo "CPU per interval and process (probing $peers peers and answering their probes):" \
   "median $(median_of "$per_round") ms, highest $highest ms (target: under 5 ms);" \
   "of it, libmicrohttpd's thread answering the peers' GET /healthz: median $(median_of "$http_per_round") ms"
+echo "runs on a CPU per interval and process (every thread): median $(median_of "$runs_per_round")," \
+  "median $(median_of "$us_per_run") us of CPU each"
 floor_us=$("$tools/fleet_floor" 127.0.1.1 20000 | awk '{print $2}')
 floor_ms=$(awk -v us="$floor_us" -v n="$peers" 'BEGIN {printf "%.2f", us * n / 1000}')
 echo "reference (tests/bench/fleet_floor: the same TCP and UDP exchanges, blocking, no event loop" \
