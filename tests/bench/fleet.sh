@@ -18,6 +18,9 @@
 #     share alone (tests/bench/fleet_floor.c);
 #   /fleet?scope=all: the N x N matrix from one pod, $BENCH_ROUNDS times;
 #   RSS: VmRSS of every process, the median and the highest.
+# Then, the netdiag pods stopped, the same fleet of reference pods
+# (tests/bench/fleet_reference.c), whose CPU per interval is measured the
+# same way: the best an implementation could do under these conditions.
 set -euo pipefail
 
 # shellcheck source=tests/bench/lib.sh
@@ -151,3 +154,55 @@ rss=""
 for pid in "${pod_pids[@]}"; do rss+="$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status") "; done
 highest=$(tr ' ' '\n' <<<"$rss" | grep -v '^$' | sort -g | tail -1)
 echo "RSS per process: median $(median_of "$rss") KiB, highest $highest KiB (target: under 16 MB)"
+
+# The same fleet of reference pods (tests/bench/fleet_reference.c: the same
+# probes and answers on one epoll thread, no HTTP library or libuv), measured
+# the same way: the best an implementation could do under these conditions.
+for pid in "${pod_pids[@]}"; do kill "$pid"; done
+for pid in "${pod_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+reference_http=$(free_port_on_all)
+reference_echo=$(free_port_on_all "$reference_http")
+reference_pids=()
+for i in $(seq "$peers"); do
+  "$tools/fleet_reference" "$(address "$i")" "$reference_http" "$reference_echo" "$dns_port" \
+    "$peers" $((interval * 1000)) "$work/reference-$i" &
+  pids+=("$!")
+  reference_pids+=("$!")
+done
+# status file: "ROUNDS HEALTHY DNS_ANSWERS"
+reference_status() {
+  local line
+  line=$(cat "$work/reference-$1" 2>/dev/null || true)
+  echo "${line:-0 0 0}"
+}
+for _ in $(seq 120); do
+  ready=0
+  for i in $(seq "$peers"); do
+    read -r _ healthy _ < <(reference_status "$i")
+    [ "$healthy" = "$peers" ] && ready=$((ready + 1))
+  done
+  [ "$ready" = "$peers" ] && break
+  sleep 0.5
+done
+declare -a reference_cpu_before reference_runs_before reference_rounds_before
+for i in $(seq "$peers"); do
+  reference_cpu_before[i]=$(cpu_ns "${reference_pids[i - 1]}")
+  reference_runs_before[i]=$(runs_of "${reference_pids[i - 1]}")
+  read -r "reference_rounds_before[i]" _ _ < <(reference_status "$i")
+done
+sleep $((interval * measured_rounds))
+reference_per_round="" reference_runs="" answered=0
+for i in $(seq "$peers"); do
+  cpu=$(($(cpu_ns "${reference_pids[i - 1]}") - reference_cpu_before[i]))
+  runs=$(($(runs_of "${reference_pids[i - 1]}") - reference_runs_before[i]))
+  read -r rounds_now healthy dns_answers < <(reference_status "$i")
+  ran=$((rounds_now - reference_rounds_before[i]))
+  [ "$healthy" = "$peers" ] && [ "$dns_answers" -gt 0 ] && answered=$((answered + 1))
+  reference_per_round+="$(awk -v c="$cpu" -v r="$ran" 'BEGIN {printf "%.3f", r ? c / r / 1e6 : -1}') "
+  reference_runs+="$(awk -v n="$runs" -v r="$ran" 'BEGIN {printf "%.1f", r ? n / r : -1}') "
+done
+echo "reference pods (tests/bench/fleet_reference: the same probes and answers on one epoll thread," \
+  "no HTTP library or libuv; $answered of $peers saw all peers healthy): CPU per interval and process" \
+  "median $(median_of "$reference_per_round") ms, $(median_of "$reference_runs") runs on a CPU;" \
+  "netdiag's median is" \
+  "$(ratio "$(median_of "$per_round")" "$(median_of "$reference_per_round")")x that"
