@@ -158,7 +158,7 @@ echo "RSS per process: median $(median_of "$rss") KiB, highest $highest KiB (tar
 # The same fleet of reference pods (tests/bench/fleet_reference.c: the same
 # probes and answers on one epoll thread, no HTTP library or libuv), measured
 # the same way: the best an implementation could do under these conditions.
-for pid in "${pod_pids[@]}"; do kill "$pid"; done
+for pid in "${pod_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 for pid in "${pod_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 reference_http=$(free_port_on_all)
 reference_echo=$(free_port_on_all "$reference_http")
