@@ -76,18 +76,28 @@ for i in $(seq "$peers"); do
   pod_pids+=("$!")
 done
 
-# Until every pod's last round saw every peer healthy (or a minute passes).
-ready=0
-for _ in $(seq 120); do
-  ready=0
-  for i in $(seq "$peers"); do
-    healthy=$(curl -fs "http://$(address "$i"):$http_port/fleet" 2>/dev/null |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["healthy"])' 2>/dev/null || echo 0)
-    [ "$healthy" = "$peers" ] && ready=$((ready + 1))
+# wait_until_ready HEALTHY: until every pod's last round saw every peer
+# healthy (or a minute passes), by "HEALTHY I", the count pod I saw; sets
+# ready, how many pods did.
+wait_until_ready() {
+  local i
+  for _ in $(seq 120); do
+    ready=0
+    for i in $(seq "$peers"); do
+      [ "$("$1" "$i")" = "$peers" ] && ready=$((ready + 1))
+    done
+    [ "$ready" = "$peers" ] && return
+    sleep 0.5
   done
-  [ "$ready" = "$peers" ] && break
-  sleep 0.5
-done
+}
+# quotient A B SCALE DIGITS: A / B / SCALE with DIGITS decimals, -1 when B is 0.
+quotient() { awk -v a="$1" -v b="$2" -v s="$3" -v d="$4" 'BEGIN {printf "%.*f", d, b ? a / b / s : -1}'; }
+
+netdiag_healthy() {
+  curl -fs "http://$(address "$1"):$http_port/fleet" 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["healthy"])' 2>/dev/null || echo 0
+}
+wait_until_ready netdiag_healthy
 echo "fleet: $peers pods, interval ${interval} s; $ready of them see all $peers peers healthy"
 
 # CPU time of every thread of a process, in ns; and of libmicrohttpd's threads
@@ -122,10 +132,10 @@ for i in $(seq "$peers"); do
   http=$(($(http_cpu_ns "${pod_pids[i - 1]}") - http_before[i]))
   runs=$(($(runs_of "${pod_pids[i - 1]}") - runs_before[i]))
   ran=$(($(rounds_of "$i") - rounds_before[i]))
-  per_round+="$(awk -v c="$cpu" -v r="$ran" 'BEGIN {printf "%.3f", r ? c / r / 1e6 : -1}') "
-  http_per_round+="$(awk -v c="$http" -v r="$ran" 'BEGIN {printf "%.3f", r ? c / r / 1e6 : -1}') "
-  runs_per_round+="$(awk -v n="$runs" -v r="$ran" 'BEGIN {printf "%.1f", r ? n / r : -1}') "
-  us_per_run+="$(awk -v c="$cpu" -v n="$runs" 'BEGIN {printf "%.1f", n ? c / n / 1e3 : -1}') "
+  per_round+="$(quotient "$cpu" "$ran" 1e6 3) "
+  http_per_round+="$(quotient "$http" "$ran" 1e6 3) "
+  runs_per_round+="$(quotient "$runs" "$ran" 1 1) "
+  us_per_run+="$(quotient "$cpu" "$runs" 1e3 1) "
 done
 highest=$(tr ' ' '\n' <<<"$per_round" | grep -v '^$' | sort -g | tail -1)
 echo "CPU per interval and process (probing $peers peers and answering their probes):" \
@@ -175,15 +185,8 @@ reference_status() {
   line=$(cat "$work/reference-$1" 2>/dev/null || true)
   echo "${line:-0 0 0}"
 }
-for _ in $(seq 120); do
-  ready=0
-  for i in $(seq "$peers"); do
-    read -r _ healthy _ < <(reference_status "$i")
-    [ "$healthy" = "$peers" ] && ready=$((ready + 1))
-  done
-  [ "$ready" = "$peers" ] && break
-  sleep 0.5
-done
+reference_healthy() { reference_status "$1" | awk '{print $2}'; }
+wait_until_ready reference_healthy
 declare -a reference_cpu_before reference_runs_before reference_rounds_before
 for i in $(seq "$peers"); do
   reference_cpu_before[i]=$(cpu_ns "${reference_pids[i - 1]}")
@@ -198,8 +201,8 @@ for i in $(seq "$peers"); do
   read -r rounds_now healthy dns_answers < <(reference_status "$i")
   ran=$((rounds_now - reference_rounds_before[i]))
   [ "$healthy" = "$peers" ] && [ "$dns_answers" -gt 0 ] && answered=$((answered + 1))
-  reference_per_round+="$(awk -v c="$cpu" -v r="$ran" 'BEGIN {printf "%.3f", r ? c / r / 1e6 : -1}') "
-  reference_runs+="$(awk -v n="$runs" -v r="$ran" 'BEGIN {printf "%.1f", r ? n / r : -1}') "
+  reference_per_round+="$(quotient "$cpu" "$ran" 1e6 3) "
+  reference_runs+="$(quotient "$runs" "$ran" 1 1) "
 done
 echo "reference pods (tests/bench/fleet_reference: the same probes and answers on one epoll thread," \
   "no HTTP library or libuv; $answered of $peers saw all peers healthy): CPU per interval and process" \
