@@ -38,7 +38,7 @@
 
 enum kind { LISTENER, ECHO, TICK, DNS, ANSWERING, PROBE_TCP, PROBE_UDP };
 
-#define PEERS_MAX 256
+#define PEERS_MAX 254 /* 127.0.1.1 to 127.0.1.254 */
 #define ANSWERING_MAX 1024
 #define BATCH 32
 
@@ -321,7 +321,7 @@ int main(int argc, char **argv)
     struct sockaddr_in dns = address_of("127.0.1.1", strtol(argv[4], NULL, 10));
     peer_count = (int)strtol(argv[5], NULL, 10);
     long interval_ms = strtol(argv[6], NULL, 10);
-    if (peer_count <= 0 || peer_count > PEERS_MAX || peer_count > 254 || interval_ms <= 0)
+    if (peer_count <= 0 || peer_count > PEERS_MAX || interval_ms <= 0)
         return 2;
     int status_file = open(argv[7], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (status_file < 0)
